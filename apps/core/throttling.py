@@ -1,0 +1,60 @@
+"""Throttles backed by the shared cache (Redis in production)."""
+
+from rest_framework.request import Request
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+
+class AnonBurstThrottle(AnonRateThrottle):
+    scope = "anon"
+
+
+class UserBurstThrottle(UserRateThrottle):
+    scope = "user"
+
+
+class ApiKeyThrottle(SimpleRateThrottle):
+    """Per API key; the key's own `rate` overrides the default."""
+
+    scope = "api_key"
+
+    def allow_request(self, request: Request, view: object) -> bool:
+        api_key = getattr(request._request, "api_key", None)
+        if api_key is None:
+            return True
+        if api_key.rate:
+            self.rate = api_key.rate
+            self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request: Request, view: object) -> str | None:
+        api_key = getattr(request._request, "api_key", None)
+        return (
+            None
+            if api_key is None
+            else self.cache_format % {"scope": self.scope, "ident": api_key.pk}
+        )
+
+
+class LoginIpThrottle(SimpleRateThrottle):
+    scope = "login"
+
+    def get_cache_key(self, request: Request, view: object) -> str:
+        return self.cache_format % {"scope": "login-ip", "ident": self.get_ident(request)}
+
+
+class LoginEmailThrottle(SimpleRateThrottle):
+    scope = "login"
+
+    def get_cache_key(self, request: Request, view: object) -> str | None:
+        email = (
+            str(request.data.get("email", "")).strip().lower() if hasattr(request, "data") else ""
+        )
+        if not email:
+            return None
+        return self.cache_format % {"scope": "login-email", "ident": email}
+
+
+class PostContentThrottle(UserRateThrottle):
+    """Reviews and comments: at most N posts a minute per user."""
+
+    scope = "post_content"

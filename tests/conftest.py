@@ -1,0 +1,47 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.users.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters, idempotency records and catalog caches never leak between tests."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(is_staff=True)
+
+
+def auth_client(user) -> APIClient:
+    """An APIClient sending a fresh access token for `user`."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def user_client(user) -> APIClient:
+    return auth_client(user)
+
+
+@pytest.fixture
+def staff_client(staff) -> APIClient:
+    return auth_client(staff)
