@@ -5,12 +5,21 @@ from rest_framework.test import APIClient
 from tests.users.factories import UserFactory
 
 
+def _clear_own_cache() -> None:
+    # Only this run's keys (the test settings give each process its own key prefix): never FLUSHDB,
+    # which would wipe the keys of another test run sharing the Redis server.
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters, idempotency records and catalog caches never leak between tests."""
-    cache.clear()
+    _clear_own_cache()
     yield
-    cache.clear()
+    _clear_own_cache()
 
 
 @pytest.fixture
