@@ -47,10 +47,12 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
+    "apps.users.middleware.ApiKeyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.idempotency.IdempotencyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.ApiNotFoundMiddleware",
@@ -133,7 +135,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.ProblemAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.exceptions.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "apps.core.throttling.AnonBurstThrottle",
@@ -148,6 +150,9 @@ REST_FRAMEWORK = {
         "post_content": env("THROTTLE_POST_CONTENT", default="10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Proxies in front of the app whose X-Forwarded-For is trusted; 0 = use REMOTE_ADDR only, so
+    # a client cannot dodge the anon/login throttles by inventing X-Forwarded-For.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -221,6 +226,17 @@ AWS_S3_CUSTOM_DOMAIN = env("AWS_S3_CUSTOM_DOMAIN", default=None)
 AWS_QUERYSTRING_AUTH = env.bool("AWS_QUERYSTRING_AUTH", default=True)
 AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=3600)
 CLOUDINARY_URL = env("CLOUDINARY_URL", default="")
+# CloudFront signed URLs when AWS_S3_CUSTOM_DOMAIN is a CloudFront distribution (PEM private key).
+AWS_CLOUDFRONT_KEY_ID = env("AWS_CLOUDFRONT_KEY_ID", default=None)
+AWS_CLOUDFRONT_KEY = env("AWS_CLOUDFRONT_KEY", default=None)
+# Upload limits and remote fetching (apps.media; read at call time).
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=10 * 1024 * 1024)
+MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=40_000_000)
+MEDIA_PRESIGN_EXPIRE = env.int("MEDIA_PRESIGN_EXPIRE_SECONDS", default=900)
+MEDIA_FETCH_TIMEOUT = env.float("MEDIA_FETCH_TIMEOUT_SECONDS", default=10.0)
+MEDIA_FETCH_MAX_REDIRECTS = env.int("MEDIA_FETCH_MAX_REDIRECTS", default=3)
+MEDIA_FETCH_CA_BUNDLE = env("MEDIA_FETCH_CA_BUNDLE", default=None)
+MEDIA_ORPHAN_HOURS = env.int("MEDIA_ORPHAN_HOURS", default=24)
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
