@@ -1,22 +1,35 @@
 """One exception handler: every error becomes RFC 9457 application/problem+json."""
 
 import logging
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from apps.core.errors import DomainError, InvalidInput
+from apps.core.request_context import request_id_var
 
 logger = logging.getLogger("apps.core.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://errors.marketplace.dev/"
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "code"})
+
+
+class PayloadTooLarge(drf.APIException):
+    status_code = 413
+    default_detail = "The request body is too large."
+    default_code = "request.too_large"
+
 
 _DRF_CODES = {
+    PayloadTooLarge: ("request.too_large", "Payload too large"),
     drf.ParseError: ("request.malformed", "Malformed request"),
     drf.AuthenticationFailed: ("auth.authentication_failed", "Authentication failed"),
     drf.NotAuthenticated: ("auth.not_authenticated", "Authentication required"),
@@ -31,15 +44,23 @@ _DRF_CODES = {
 
 
 def problem(*, status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    body.update(extra)
+    """An RFC 9457 body. Extra members never override the standard ones."""
+    body: dict[str, Any] = dict(extra)
+    body.update(
+        {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, "code": code}
+    )
     return body
+
+
+def server_error_problem(request_id: str) -> dict[str, Any]:
+    """The generic body of every unexpected error: nothing about the failure leaks out."""
+    return problem(
+        status=500,
+        code="server_error",
+        title="Internal server error",
+        detail="An unexpected error occurred. Quote the request id when reporting it.",
+        request_id=request_id,
+    )
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -92,38 +113,59 @@ def flatten_validation_errors(detail: Any, path: list[str] | None = None) -> lis
     return out
 
 
-def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, InvalidInput):
-        body = problem(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            errors=exc.errors,
-            **exc.extra,
-        )
-        return problem_response(body)
-    if isinstance(exc, DomainError):
-        body = problem(
-            status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
-        )
-        return problem_response(body)
+def _auth_detail(exc: drf.APIException) -> str:
+    # simplejwt puts a dict ({detail, code, messages}) in `detail`; only its sentence is shown.
+    if isinstance(exc.detail, dict):
+        return str(exc.detail.get("detail", "Authentication failed."))
+    return str(exc.detail)
+
+
+def _auth_code(exc: drf.APIException, default: str) -> str:
+    """Our services raise AuthenticationFailed(..., code="auth.token_reused"): keep that code."""
+    codes = exc.get_codes()
+    if isinstance(codes, dict):
+        codes = codes.get("code", default)
+    return codes if isinstance(codes, str) and codes.startswith("auth.") else default
+
+
+def _as_drf(exc: Exception) -> Exception:
+    """Django's own exceptions as their DRF equivalents."""
     if isinstance(exc, Http404):
-        exc = drf.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = drf.PermissionDenied()
-    elif isinstance(exc, DjangoValidationError):
-        exc = drf.ValidationError(
+        return drf.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return drf.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return drf.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, SuspiciousOperation):
+        return drf.ParseError("The request was rejected as malformed.")
+    return exc
 
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """DRF's EXCEPTION_HANDLER: domain errors, DRF and Django exceptions and bugs, all as
+    problem+json. The database transaction of the request, if any, is marked for rollback."""
+    set_rollback()
+    if isinstance(exc, DomainError):
+        extra = {k: v for k, v in exc.extra.items() if k not in RESERVED_MEMBERS}
+        if isinstance(exc, InvalidInput):
+            extra["errors"] = exc.errors
+        return problem_response(
+            problem(status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **extra)
+        )
+
+    exc = _as_drf(exc)
     if not isinstance(exc, drf.APIException):
-        return None  # a bug: Django's 500 handler answers with a generic problem+json
+        return _unexpected(exc, context)
 
     code, title = next(
         ((c, t) for cls, (c, t) in _DRF_CODES.items() if isinstance(exc, cls)),
         (exc.default_code, "Error"),
     )
+    status = exc.status_code
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
     if isinstance(exc, drf.ValidationError):
@@ -133,20 +175,31 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             or "Invalid input."
         )
     elif isinstance(exc, drf.Throttled):
-        wait = int(exc.wait or 1)
-        headers["Retry-After"] = str(max(wait, 1))
-        detail = f"Request was throttled. Retry in {max(wait, 1)} seconds."
-        extra["retry_after"] = max(wait, 1)
+        wait = max(math.ceil(exc.wait or 1), 1)
+        headers["Retry-After"] = str(wait)
+        detail = f"Request was throttled. Retry in {wait} seconds."
+        extra["retry_after"] = wait
+    elif isinstance(exc, drf.AuthenticationFailed | drf.NotAuthenticated):
+        # DRF turns these into 403 when the view has no authenticator; we always say 401.
+        status = 401
+        code = _auth_code(exc, code)
+        detail = _auth_detail(exc)
+        headers["WWW-Authenticate"] = getattr(exc, "auth_header", None) or 'Bearer realm="api"'
     else:
         detail = str(exc.detail) if not isinstance(exc.detail, dict | list) else title
-        if isinstance(exc, drf.AuthenticationFailed | drf.NotAuthenticated):
-            auth_code = getattr(exc, "get_codes", lambda: None)()
-            if isinstance(auth_code, str) and auth_code.startswith("auth."):
-                code = auth_code
-        if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-            headers["WWW-Authenticate"] = 'Bearer realm="api"'
-    status = exc.status_code
-    if isinstance(exc, drf.AuthenticationFailed | drf.NotAuthenticated):
-        status = 401
     body = problem(status=status, code=code, title=title, detail=detail, **extra)
     return problem_response(body, headers=headers)
+
+
+def _unexpected(exc: Exception, context: dict[str, Any]) -> Response:
+    """A bug: the traceback goes to the log with the request id; the client gets a generic body."""
+    request = context.get("request")
+    request_id = getattr(request, "request_id", None) or request_id_var.get()
+    logger.error(
+        "Unhandled %s in %s %s",
+        type(exc).__name__,
+        getattr(request, "method", "-"),
+        getattr(request, "path", "-"),
+        exc_info=(type(exc), exc, exc.__traceback__),
+    )
+    return problem_response(server_error_problem(request_id))

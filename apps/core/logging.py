@@ -7,24 +7,44 @@ from datetime import UTC, datetime
 
 from apps.core.request_context import request_id_var
 
-_SECRET = re.compile(
-    r"(?i)(\"?(?:password|new_password|old_password|token|access|refresh|secret|api[_-]?key"
-    r"|authorization|ticket)\"?\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,&}]+)"
+# Names whose values are secrets, also inside longer names (HTTP_AUTHORIZATION, X-Api-Key,
+# access_token, new_password1, X-Cart-Token).
+_MASKED_NAMES = (
+    r"password|passwd|secret|token|access|refresh|api[_ -]?key|authorization|cookie|ticket"
 )
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# name=value, name: value, "name": "value", 'name': 'value', name is value
+_SECRET = re.compile(
+    rf"(?i)([\"']?[\w-]*(?:{_MASKED_NAMES})[\w-]*[\"']?(?:\s*[:=]\s*|\s+is\s+))"
+    r"(\"[^\"]*\"|'[^']*'|[^\s,&;}\)\]]+)"
+)
+# Credentials after an auth scheme, wherever they appear.
+_SCHEME = re.compile(r"(?i)\b(bearer|basic|token|api-?key)(\s+)[A-Za-z0-9._~+/=-]+")
+# A JWT anywhere (three base64url segments, the first one a JSON header).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+REDACTED = "[redacted]"
 
 
 def redact(text: str) -> str:
-    return _BEARER.sub(r"\1[redacted]", _SECRET.sub(r"\1[redacted]", text))
+    text = _JWT.sub(REDACTED, text)
+    text = _SCHEME.sub(rf"\1\2{REDACTED}", text)
+    return _SECRET.sub(rf"\1{REDACTED}", text)
 
 
 class RequestIdFilter(logging.Filter):
+    """Adds `request_id`: from the request Django logs with (its "Internal Server Error" line is
+    written after the middleware has finished), else from the current request's context."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        request = getattr(record, "request", None)
+        record.request_id = getattr(request, "request_id", None) or request_id_var.get()
         return True
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, request_id, message (+ a few extras)."""
+
+    EXTRAS = ("task_id", "event_id", "status_code", "path", "method", "duration_ms")
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
@@ -33,9 +53,12 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", request_id_var.get()),
             "message": redact(record.getMessage()),
         }
-        for key in ("task_id", "event_id", "status_code", "path", "method"):
+        for key in self.EXTRAS:
             if hasattr(record, key):
-                payload[key] = getattr(record, key)
+                value = getattr(record, key)
+                payload[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             payload["exc"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            payload["stack"] = redact(self.formatStack(record.stack_info))
         return json.dumps(payload, default=str)

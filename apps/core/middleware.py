@@ -1,4 +1,6 @@
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
@@ -8,6 +10,7 @@ from apps.core.exceptions import problem, problem_json_response
 from apps.core.request_context import request_id_var
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+access_logger = logging.getLogger("apps.core.access")
 
 
 class RequestIdMiddleware:
@@ -21,8 +24,22 @@ class RequestIdMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
+            # The path only: query strings may carry secrets (the SSE `?ticket=`).
+            access_logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status_code": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
         finally:
             request_id_var.reset(token)
         response["X-Request-Id"] = request_id

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.core.api import views
+
+urlpatterns = [
+    path("health", views.HealthApi.as_view(), name="health"),
+    path("health/live", views.LiveApi.as_view(), name="health-live"),
+]

@@ -1,0 +1,192 @@
+"""`Idempotency-Key` on POST /api/v1/: a retry returns the first response instead of acting twice.
+
+A record is kept in the shared cache (Redis) per caller and key for `IDEMPOTENCY_TTL` seconds with
+a SHA-256 of method, path and body. The first request takes an in-progress lock with `cache.add`
+(atomic SET NX), so of two concurrent first requests only one reaches the view; the other polls
+until the first has stored its response and then replays it.
+
+Stored: 2xx and 4xx responses, except 401 and 429, which happen before the view acts and must
+stay retryable. Not stored: 5xx (a crash can be retried with the same key) and streaming bodies.
+"""
+
+import hashlib
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from rest_framework.throttling import BaseThrottle
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+
+from apps.core.exceptions import problem, problem_json_response
+
+logger = logging.getLogger("apps.core.idempotency")
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+# Response headers worth replaying besides Content-Type: where the new resource is, and the guest
+# cart token a first cart response hands out.
+REPLAYED_HEADERS = ("Content-Type", "Location", "ETag", "X-Cart-Token")
+NOT_STORED_STATUSES = frozenset({401, 429})
+_CHUNK = 64 * 1024
+
+
+def _setting(name: str, default: float) -> float:
+    return getattr(settings, name, default)
+
+
+def caller_identity(request: HttpRequest) -> str | None:
+    """Who is calling: `user:<id>` from a valid Bearer token, else the guest cart token, else the
+    client IP. None when a token is present but invalid: DRF will answer 401 on its own."""
+    authenticator = JWTAuthentication()
+    header = authenticator.get_header(request)
+    if header is not None:
+        raw = authenticator.get_raw_token(header)
+        if raw is not None:
+            try:
+                token = authenticator.get_validated_token(raw)
+            except (InvalidToken, TokenError):
+                return None
+            user_id = token.get(jwt_settings.USER_ID_CLAIM)
+            return None if user_id is None else f"user:{user_id}"
+    cart_token = request.headers.get("X-Cart-Token", "").strip()
+    if cart_token:
+        return f"cart:{cart_token}"
+    return f"ip:{BaseThrottle().get_ident(request)}"
+
+
+def body_digest(request: HttpRequest) -> str:
+    """SHA-256 of method, path (with query string) and body.
+
+    A body larger than Django's in-memory limit (an upload) is hashed while it is copied to a
+    spooled temporary file that then replaces the input stream, so the view still reads it all."""
+    digest = hashlib.sha256(f"{request.method} {request.get_full_path()}\n".encode())
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is None or length <= limit:
+        digest.update(request.body)
+        return digest.hexdigest()
+    spool = tempfile.SpooledTemporaryFile(max_size=limit)  # noqa: SIM115 (outlives this call)
+    while chunk := request._stream.read(_CHUNK):  # type: ignore[attr-defined]
+        digest.update(chunk)
+        spool.write(chunk)
+    spool.seek(0)
+    request._stream = spool  # type: ignore[attr-defined]
+    return digest.hexdigest()
+
+
+def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> HttpResponse:
+    return problem_json_response(
+        problem(status=status, code=code, title=title, detail=detail, **extra)
+    )
+
+
+def _key_reused() -> HttpResponse:
+    return _problem(
+        422,
+        "idempotency.key_reused",
+        "Idempotency key reused",
+        "This Idempotency-Key was already used with a different request (method, path or body).",
+    )
+
+
+def _replay(record: dict[str, Any]) -> HttpResponse:
+    response = HttpResponse(record["content"], status=record["status"])
+    for name, value in record["headers"].items():
+        response[name] = value
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+class IdempotencyMiddleware:
+    """Applies to POST requests under /api/v1/ that carry an `Idempotency-Key` header."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST" or not request.path.startswith("/api/v1/"):
+            return self.get_response(request)
+        key = request.headers.get(HEADER)
+        if key is None:
+            return self.get_response(request)
+        key = key.strip()
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            return _problem(
+                400,
+                "idempotency.key_invalid",
+                "Invalid idempotency key",
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            )
+        caller = caller_identity(request)
+        if caller is None:
+            return self.get_response(request)
+        fingerprint = body_digest(request)
+        scope = hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
+        return self._handle(request, f"idem:{scope}", fingerprint)
+
+    def _handle(self, request: HttpRequest, record_key: str, fingerprint: str) -> HttpResponse:
+        lock_key = f"{record_key}:lock"
+        deadline = time.monotonic() + _setting("IDEMPOTENCY_WAIT_SECONDS", 10)
+        poll = _setting("IDEMPOTENCY_POLL_SECONDS", 0.05)
+        while True:
+            record = cache.get(record_key)
+            if record is not None:
+                if record["fingerprint"] != fingerprint:
+                    return _key_reused()
+                return _replay(record)
+            owner = f"{fingerprint}:{uuid.uuid4().hex}"
+            if cache.add(lock_key, owner, timeout=_setting("IDEMPOTENCY_LOCK_SECONDS", 60)):
+                return self._first(request, record_key, lock_key, owner, fingerprint)
+            holder = cache.get(lock_key)
+            if holder is not None and not holder.startswith(fingerprint):
+                return _key_reused()
+            if time.monotonic() >= deadline:
+                response = _problem(
+                    409,
+                    "idempotency.in_progress",
+                    "Request in progress",
+                    "A request with this Idempotency-Key is still being processed. Retry later.",
+                )
+                response["Retry-After"] = "1"
+                return response
+            time.sleep(poll)
+
+    def _first(
+        self, request: HttpRequest, record_key: str, lock_key: str, owner: str, fingerprint: str
+    ) -> HttpResponse:
+        try:
+            # The previous holder may have stored its response between our get and our add.
+            record = cache.get(record_key)
+            if record is not None:
+                return _key_reused() if record["fingerprint"] != fingerprint else _replay(record)
+            response = self.get_response(request)
+            if (
+                200 <= response.status_code < 500
+                and response.status_code not in NOT_STORED_STATUSES
+                and not response.streaming
+            ):
+                record = {
+                    "fingerprint": fingerprint,
+                    "status": response.status_code,
+                    "content": response.content,
+                    "headers": {h: response[h] for h in REPLAYED_HEADERS if h in response},
+                }
+                try:
+                    cache.set(record_key, record, timeout=settings.IDEMPOTENCY_TTL)
+                except Exception:
+                    # The view has acted: answer with its response rather than a 500 the client
+                    # would retry. Only the replay is lost.
+                    logger.exception("could not store the idempotent response")
+            return response
+        finally:
+            # Release only our own lock (it may have expired and been taken by another request).
+            if cache.get(lock_key) == owner:
+                cache.delete(lock_key)

@@ -1,0 +1,101 @@
+"""OpenAPI pieces for errors: every app documents its problem+json responses with these.
+
+    @extend_schema(
+        request=ProductCreateInput,
+        responses={201: ProductOutput, **problem_responses(400, 401, 403,
+                   codes={409: ["catalog.sku_taken"]})},
+    )
+
+The schema class also adds the responses every operation can give without being told: 400 for
+operations with a body, 401 where authentication is required, 429 where throttles apply.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from apps.core.exceptions import PROBLEM_CONTENT_TYPE
+
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed request or invalid input; `errors` points at each invalid field.",
+    401: "Missing, invalid or expired credentials.",
+    403: "Authenticated but not allowed.",
+    404: "Not found or not visible to the caller.",
+    405: "Method not allowed.",
+    409: "Conflict with the current state.",
+    413: "Request body too large.",
+    415: "Unsupported media type.",
+    422: "Business rule violated, or `idempotency.key_reused`.",
+    429: "Throttled; retry after the `Retry-After` header's seconds.",
+    500: "Unexpected error; quote `request_id` when reporting it.",
+    503: "A dependency is unavailable.",
+}
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    pointer = serializers.CharField(help_text="JSON Pointer into the request body, e.g. /items/0")
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. `required`.")
+    detail = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, the body of every error response."""
+
+    type = serializers.URLField(help_text="A URL naming the error type; ends with `code`.")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(
+        help_text="Stable error code, e.g. `inventory.insufficient_stock`."
+    )
+    errors = ProblemFieldErrorSerializer(
+        many=True, required=False, help_text="Invalid fields (400 validation errors only)."
+    )
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds (429 only).")
+    request_id = serializers.CharField(required=False, help_text="500 only.")
+
+
+def problem_response(status: int, codes: Iterable[str] = ()) -> OpenApiResponse:
+    description = PROBLEM_DESCRIPTIONS.get(status, "Error.")
+    codes = list(codes)
+    if codes:
+        description += " Codes: " + ", ".join(f"`{code}`" for code in codes) + "."
+    return OpenApiResponse(response=ProblemSerializer, description=description)
+
+
+def problem_responses(
+    *statuses: int, codes: Mapping[int, Iterable[str]] | None = None
+) -> dict[tuple[int, str], OpenApiResponse]:
+    """`responses=` entries for problem+json errors: the given statuses plus those in `codes`,
+    whose stable error codes are listed in the description."""
+    codes = codes or {}
+    return {
+        (status, PROBLEM_CONTENT_TYPE): problem_response(status, codes.get(status, ()))
+        for status in sorted({*statuses, *codes})
+    }
+
+
+class ProblemAutoSchema(AutoSchema):
+    """drf-spectacular's schema plus the problem+json responses implied by the view itself."""
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        implied = []
+        if self.method in ("POST", "PUT", "PATCH"):
+            implied.append(400)
+        permissions = self.view.get_permissions() if hasattr(self.view, "get_permissions") else []
+        if any(not isinstance(permission, AllowAny) for permission in permissions):
+            implied.append(401)
+        if getattr(self.view, "get_throttles", None) and self.view.get_throttles():
+            implied.append(429)
+        for status in implied:
+            if str(status) in responses:
+                continue
+            responses[str(status)] = self._get_response_for_code(
+                problem_response(status), str(status), [PROBLEM_CONTENT_TYPE], direction
+            )
+        return responses
