@@ -31,3 +31,5 @@ if settings.DEBUG:
 
 handler500 = "apps.core.views.server_error"
 handler404 = "apps.core.views.not_found"
+handler400 = "apps.core.views.bad_request"
+handler403 = "apps.core.views.permission_denied"
