@@ -1,0 +1,115 @@
+from typing import Any
+from uuid import UUID
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.catalog.models import ProductVariant
+from apps.core.pagination import CursorPagination, PageNumberPagination
+from apps.core.permissions import IsSeller
+from apps.inventory import selectors, services
+from apps.inventory.api.serializers import (
+    InventoryListQuery,
+    InventoryRowOutput,
+    StockAdjustInput,
+    StockMovementOutput,
+    StockThresholdInput,
+)
+from apps.inventory.models import StockMovement
+
+TAGS = ["inventory"]
+
+
+class SellerInventoryListApi(generics.ListAPIView):
+    permission_classes = [IsSeller]
+    serializer_class = InventoryRowOutput
+    pagination_class = PageNumberPagination
+
+    def get_queryset(self) -> QuerySet[ProductVariant]:
+        query = InventoryListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        user = self.request.user
+        return selectors.seller_inventory_list(
+            user=user,
+            low_stock=query.validated_data["low_stock"],
+            shop_slug=query.validated_data.get("shop") if user.is_staff else None,
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="seller_inventory_list",
+        parameters=[InventoryListQuery],
+        description="Stock of the caller's variants (staff: every shop), `?low_stock=true`.",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class SellerInventoryDetailApi(APIView):
+    permission_classes = [IsSeller]
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="seller_inventory_update",
+        request=StockThresholdInput,
+        responses={200: InventoryRowOutput},
+        description="Set the low-stock threshold of a variant.",
+    )
+    def patch(self, request: Request, variant_id: UUID) -> Response:
+        selectors.seller_variant_check(user=request.user, variant_id=variant_id)
+        body = StockThresholdInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.stock_threshold_set(variant_id=variant_id, **body.validated_data)
+        row = selectors.seller_inventory_row(user=request.user, variant_id=variant_id)
+        return Response(InventoryRowOutput(row).data)
+
+
+class SellerInventoryAdjustApi(APIView):
+    permission_classes = [IsSeller]
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="seller_inventory_adjust",
+        request=StockAdjustInput,
+        responses={200: InventoryRowOutput},
+        description=(
+            "Change on_hand by `delta`. Going below what is reserved is 409 "
+            "`inventory.below_reserved`; restock/return must be positive, damage negative."
+        ),
+    )
+    def post(self, request: Request, variant_id: UUID) -> Response:
+        selectors.seller_variant_check(user=request.user, variant_id=variant_id)
+        body = StockAdjustInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.stock_adjust(variant_id=variant_id, actor=request.user, **body.validated_data)
+        row = selectors.seller_inventory_row(user=request.user, variant_id=variant_id)
+        return Response(InventoryRowOutput(row).data)
+
+
+class MovementPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class SellerInventoryMovementsApi(generics.ListAPIView):
+    permission_classes = [IsSeller]
+    serializer_class = StockMovementOutput
+    pagination_class = MovementPagination
+
+    def get_queryset(self) -> QuerySet[StockMovement]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return StockMovement.objects.none()
+        variant_id = self.kwargs["variant_id"]
+        selectors.seller_variant_check(user=self.request.user, variant_id=variant_id)
+        return selectors.stock_movements(variant_id=variant_id)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="seller_inventory_movements",
+        description="The stock ledger of a variant, newest first (cursor paginated).",
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

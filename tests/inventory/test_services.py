@@ -1,0 +1,407 @@
+import uuid
+
+import pytest
+from django.db import transaction
+
+from apps.events.models import OutboxEvent
+from apps.inventory.errors import (
+    InsufficientReserved,
+    InsufficientStock,
+    InvalidAdjustment,
+    InvalidStockQuantity,
+    StockBelowReserved,
+    VariantNotFound,
+)
+from apps.inventory.models import StockItem, StockMovement
+from apps.inventory.selectors import stock_available
+from apps.inventory.services import (
+    StockLine,
+    stock_adjust,
+    stock_fulfil,
+    stock_release,
+    stock_reserve,
+    stock_return,
+    stock_threshold_set,
+)
+from tests.inventory.factories import StockItemFactory, VariantFactory
+from tests.users.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def ledger(item: StockItem) -> list[tuple]:
+    """Movements oldest first as (kind, quantity, on_hand_after, reserved_after, order_id)."""
+    return list(
+        StockMovement.objects.filter(stock_item=item)
+        .order_by("created_at", "id")
+        .values_list("kind", "quantity", "on_hand_after", "reserved_after", "order_id")
+    )
+
+
+def state(item: StockItem) -> tuple[int, int]:
+    item.refresh_from_db()
+    return item.on_hand, item.reserved
+
+
+def events(type_: str) -> list[dict]:
+    return list(
+        OutboxEvent.objects.filter(type=type_).order_by("seq").values_list("payload", flat=True)
+    )
+
+
+# --- stock_adjust ---------------------------------------------------------------------------
+
+
+def test_adjust_creates_the_stock_row_writes_the_ledger_and_emits_stock_adjusted():
+    variant = VariantFactory()
+    seller = variant.product.shop.owner
+
+    item = stock_adjust(
+        variant_id=variant.pk, delta=12, reason="restock", note="PO 7", actor=seller
+    )
+
+    assert (item.on_hand, item.reserved, item.available) == (12, 0, 12)
+    assert StockItem.objects.filter(variant=variant).count() == 1
+    movement = StockMovement.objects.get(stock_item=item)
+    assert (movement.kind, movement.quantity, movement.on_hand_after, movement.reserved_after) == (
+        "restock",
+        12,
+        12,
+        0,
+    )
+    assert (movement.note, movement.actor_id, movement.order_id) == ("PO 7", seller.pk, None)
+    event = OutboxEvent.objects.get(type="stock.adjusted")
+    assert (event.topic, event.key) == ("inventory", str(variant.pk))
+    assert event.payload == {
+        "variant_id": str(variant.pk),
+        "sku": variant.sku,
+        "product_id": str(variant.product_id),
+        "product_name": variant.product.name,
+        "shop_id": str(variant.product.shop_id),
+        "on_hand": 12,
+        "reserved": 0,
+        "available": 12,
+        "delta": 12,
+        "reason": "restock",
+    }
+
+
+def test_adjust_down_to_exactly_reserved_is_allowed():
+    item = StockItemFactory(on_hand=10, reserved=4)
+
+    stock_adjust(variant_id=item.variant_id, delta=-6, reason="damage")
+
+    assert state(item) == (4, 4)
+    assert ledger(item) == [("damage", -6, 4, 4, None)]
+
+
+def test_adjust_below_reserved_is_refused_and_changes_nothing():
+    item = StockItemFactory(on_hand=10, reserved=4)
+
+    with pytest.raises(StockBelowReserved) as caught:
+        stock_adjust(variant_id=item.variant_id, delta=-7, reason="correction")
+
+    assert caught.value.code == "inventory.below_reserved"
+    assert caught.value.extra == {
+        "variant_id": str(item.variant_id),
+        "sku": item.variant.sku,
+        "on_hand": 10,
+        "reserved": 4,
+        "delta": -7,
+    }
+    assert state(item) == (10, 4)
+    assert ledger(item) == []
+    assert not OutboxEvent.objects.exists()
+
+
+def test_adjust_below_zero_is_refused():
+    item = StockItemFactory(on_hand=3, reserved=0)
+
+    with pytest.raises(StockBelowReserved):
+        stock_adjust(variant_id=item.variant_id, delta=-4, reason="damage")
+
+    assert state(item) == (3, 0)
+    assert ledger(item) == []
+
+
+@pytest.mark.parametrize(
+    ("delta", "reason", "pointer"),
+    [
+        (-1, "restock", "/delta"),
+        (-1, "return", "/delta"),
+        (1, "damage", "/delta"),
+        (1, "stolen", "/reason"),
+    ],
+)
+def test_adjust_rejects_a_wrong_sign_or_reason(delta, reason, pointer):
+    item = StockItemFactory(on_hand=5)
+
+    with pytest.raises(InvalidAdjustment) as caught:
+        stock_adjust(variant_id=item.variant_id, delta=delta, reason=reason)
+
+    assert caught.value.errors[0]["pointer"] == pointer
+    assert state(item) == (5, 0)
+    assert ledger(item) == []
+
+
+def test_correction_goes_either_way():
+    item = StockItemFactory(on_hand=5)
+
+    stock_adjust(variant_id=item.variant_id, delta=2, reason="correction")
+    stock_adjust(variant_id=item.variant_id, delta=-3, reason="correction")
+
+    assert state(item) == (4, 0)
+    assert [row[:3] for row in ledger(item)] == [("correction", 2, 7), ("correction", -3, 4)]
+
+
+def test_adjust_zero_only_creates_the_row():
+    variant = VariantFactory()
+
+    item = stock_adjust(variant_id=variant.pk, delta=0, reason="restock")
+
+    assert (item.on_hand, item.reserved, item.low_stock_threshold) == (0, 0, 5)
+    assert ledger(item) == []
+    assert not OutboxEvent.objects.exists()
+
+
+def test_adjust_unknown_variant_is_not_found():
+    with pytest.raises(VariantNotFound):
+        stock_adjust(variant_id=uuid.uuid4(), delta=1, reason="restock")
+    assert not StockItem.objects.exists()
+
+
+# --- stock_reserve --------------------------------------------------------------------------
+
+
+def test_reserve_writes_one_movement_per_variant_and_merges_duplicates():
+    first = StockItemFactory(on_hand=10)
+    second = StockItemFactory(on_hand=4)
+    order_id = uuid.uuid4()
+    buyer = UserFactory()
+
+    stock_reserve(
+        lines=[
+            StockLine(first.variant_id, 2),
+            StockLine(second.variant_id, 4),
+            StockLine(first.variant_id, 3),
+        ],
+        order_id=order_id,
+        actor=buyer,
+    )
+
+    assert state(first) == (10, 5)
+    assert state(second) == (4, 4)
+    assert ledger(first) == [("reserve", 5, 10, 5, order_id)]
+    assert ledger(second) == [("reserve", 4, 4, 4, order_id)]
+    assert set(StockMovement.objects.values_list("actor_id", flat=True)) == {buyer.pk}
+
+
+def test_reserve_is_all_or_nothing_and_names_the_short_line():
+    plenty = StockItemFactory(on_hand=10)
+    short = StockItemFactory(on_hand=5, reserved=3)
+
+    with pytest.raises(InsufficientStock) as caught:
+        stock_reserve(
+            lines=[StockLine(plenty.variant_id, 4), StockLine(short.variant_id, 3)],
+        )
+
+    error = caught.value
+    assert error.code == "inventory.insufficient_stock"
+    assert error.extra == {
+        "sku": short.variant.sku,
+        "variant_id": str(short.variant_id),
+        "available": 2,
+        "requested": 3,
+    }
+    assert error.detail == f"Only 2 units of {short.variant.sku} are available; 3 requested."
+    assert state(plenty) == (10, 0)
+    assert state(short) == (5, 3)
+    assert not StockMovement.objects.exists()
+
+
+def test_a_failed_reserve_inside_a_caller_transaction_undoes_its_own_lines_only():
+    """The caller catches the error and carries on: the savepoint already undid the first line."""
+    plenty = StockItemFactory(on_hand=10)
+    short = StockItemFactory(on_hand=1)
+    other = StockItemFactory(on_hand=10)
+
+    with transaction.atomic():
+        stock_reserve(lines=[StockLine(other.variant_id, 1)])
+        with pytest.raises(InsufficientStock):
+            stock_reserve(lines=[StockLine(plenty.variant_id, 4), StockLine(short.variant_id, 2)])
+
+    assert state(plenty) == (10, 0)
+    assert state(short) == (1, 0)
+    assert state(other) == (10, 1)
+    assert StockMovement.objects.count() == 1
+
+
+def test_reserve_without_a_stock_row_is_insufficient():
+    variant = VariantFactory()
+
+    with pytest.raises(InsufficientStock) as caught:
+        stock_reserve(lines=[StockLine(variant.pk, 1)])
+
+    assert caught.value.extra["available"] == 0
+    assert not StockItem.objects.exists()
+
+
+@pytest.mark.parametrize("quantity", [0, -1, True, 1.5])
+def test_reserve_rejects_non_positive_quantities(quantity):
+    item = StockItemFactory(on_hand=10)
+
+    with pytest.raises(InvalidStockQuantity):
+        stock_reserve(lines=[StockLine(item.variant_id, quantity)])
+
+    assert state(item) == (10, 0)
+
+
+def test_reserve_query_count_is_linear_in_lines_only(django_assert_max_num_queries):
+    items = [StockItemFactory(on_hand=10) for _ in range(4)]
+
+    # savepoint, select ids, one update per line, load, movements insert, savepoint release
+    with django_assert_max_num_queries(5 + len(items)):
+        stock_reserve(lines=[StockLine(item.variant_id, 1) for item in items])
+
+
+# --- release, fulfil, return ----------------------------------------------------------------
+
+
+def test_release_gives_reserved_units_back():
+    item = StockItemFactory(on_hand=10, reserved=6)
+    order_id = uuid.uuid4()
+
+    stock_release(lines=[StockLine(item.variant_id, 4)], order_id=order_id)
+
+    assert state(item) == (10, 2)
+    assert ledger(item) == [("release", -4, 10, 2, order_id)]
+
+
+def test_release_more_than_reserved_is_refused_and_changes_nothing():
+    first = StockItemFactory(on_hand=10, reserved=5)
+    second = StockItemFactory(on_hand=10, reserved=1)
+
+    with pytest.raises(InsufficientReserved) as caught:
+        stock_release(lines=[StockLine(first.variant_id, 5), StockLine(second.variant_id, 2)])
+
+    assert caught.value.code == "inventory.insufficient_reserved"
+    assert caught.value.extra["reserved"] == 1
+    assert state(first) == (10, 5)
+    assert state(second) == (10, 1)
+    assert not StockMovement.objects.exists()
+
+
+def test_fulfil_takes_units_out_of_on_hand_and_reserved():
+    item = StockItemFactory(on_hand=10, reserved=6)
+    order_id = uuid.uuid4()
+
+    stock_fulfil(lines=[StockLine(item.variant_id, 6)], order_id=order_id)
+
+    assert state(item) == (4, 0)
+    assert ledger(item) == [("fulfil", -6, 4, 0, order_id)]
+
+
+def test_fulfil_more_than_reserved_is_refused():
+    item = StockItemFactory(on_hand=10, reserved=2)
+
+    with pytest.raises(InsufficientReserved):
+        stock_fulfil(lines=[StockLine(item.variant_id, 3)])
+
+    assert state(item) == (10, 2)
+    assert ledger(item) == []
+
+
+def test_return_puts_units_back_on_hand():
+    item = StockItemFactory(on_hand=4, reserved=1)
+    order_id = uuid.uuid4()
+
+    stock_return(lines=[StockLine(item.variant_id, 2)], order_id=order_id)
+
+    assert state(item) == (6, 1)
+    assert ledger(item) == [("return", 2, 6, 1, order_id)]
+
+
+def test_full_order_lifecycle_ledger():
+    item = StockItemFactory(on_hand=0)
+    order_id = uuid.uuid4()
+
+    stock_adjust(variant_id=item.variant_id, delta=10, reason="restock")
+    stock_reserve(lines=[StockLine(item.variant_id, 3)], order_id=order_id)
+    stock_fulfil(lines=[StockLine(item.variant_id, 3)], order_id=order_id)
+    stock_return(lines=[StockLine(item.variant_id, 1)], order_id=order_id)
+    stock_reserve(lines=[StockLine(item.variant_id, 2)])
+    stock_release(lines=[StockLine(item.variant_id, 2)])
+
+    assert state(item) == (8, 0)
+    assert ledger(item) == [
+        ("restock", 10, 10, 0, None),
+        ("reserve", 3, 10, 3, order_id),
+        ("fulfil", -3, 7, 0, order_id),
+        ("return", 1, 8, 0, order_id),
+        ("reserve", 2, 8, 2, None),
+        ("release", -2, 8, 0, None),
+    ]
+
+
+# --- stock.low ------------------------------------------------------------------------------
+
+
+def test_stock_low_fires_once_when_available_crosses_the_threshold():
+    item = StockItemFactory(on_hand=10, low_stock_threshold=5)
+    line = item.variant_id
+
+    stock_reserve(lines=[StockLine(line, 3)])  # 7 available: above
+    assert events("stock.low") == []
+    stock_reserve(lines=[StockLine(line, 2)])  # 5: crosses
+    stock_reserve(lines=[StockLine(line, 1)])  # 4: already below, no second event
+    stock_fulfil(lines=[StockLine(line, 6)])  # available unchanged
+    assert len(events("stock.low")) == 1
+
+    stock_adjust(variant_id=line, delta=6, reason="restock")  # 10: above again
+    stock_adjust(variant_id=line, delta=-5, reason="damage")  # 5: crosses again
+
+    payloads = events("stock.low")
+    assert len(payloads) == 2
+    shop = item.variant.product.shop
+    assert payloads[0] == {
+        "variant_id": str(item.variant_id),
+        "sku": item.variant.sku,
+        "product_id": str(item.variant.product_id),
+        "product_name": item.variant.product.name,
+        "shop_id": str(shop.pk),
+        "seller_id": str(shop.owner_id),
+        "on_hand": 10,
+        "reserved": 5,
+        "available": 5,
+        "threshold": 5,
+    }
+    assert (payloads[1]["on_hand"], payloads[1]["available"]) == (5, 5)
+    assert OutboxEvent.objects.filter(type="stock.low").first().key == str(item.variant_id)
+
+
+def test_stock_low_does_not_fire_when_starting_below():
+    item = StockItemFactory(on_hand=3, low_stock_threshold=5)
+
+    stock_reserve(lines=[StockLine(item.variant_id, 1)])
+    stock_adjust(variant_id=item.variant_id, delta=1, reason="restock")
+
+    assert events("stock.low") == []
+
+
+# --- threshold and selector -----------------------------------------------------------------
+
+
+def test_threshold_set_creates_the_row_and_writes_no_movement():
+    variant = VariantFactory()
+
+    item = stock_threshold_set(variant_id=variant.pk, low_stock_threshold=2)
+
+    assert (item.on_hand, item.low_stock_threshold) == (0, 2)
+    assert ledger(item) == []
+
+
+def test_stock_available_reports_zero_for_variants_without_stock():
+    item = StockItemFactory(on_hand=9, reserved=4)
+    bare = VariantFactory()
+
+    assert stock_available([item.variant_id, bare.pk]) == {item.variant_id: 5, bare.pk: 0}
