@@ -1,0 +1,147 @@
+import uuid
+
+import pytest
+from django.utils import timezone
+
+from apps.notifications.models import Notification, NotificationPreference
+from tests.conftest import auth_client
+from tests.notifications.factories import NotificationFactory
+from tests.users.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_feed_lists_own_notifications_newest_first(user, user_client):
+    older = NotificationFactory(recipient=user, title="older")
+    newer = NotificationFactory(recipient=user, title="newer")
+    Notification.objects.filter(pk=older.pk).update(created_at=timezone.now().replace(year=2025))
+    NotificationFactory()  # someone else's
+    NotificationFactory(recipient=user, in_app=False)  # in-app turned off: email only
+
+    response = user_client.get("/api/v1/notifications")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [n["id"] for n in body["results"]] == [str(newer.pk), str(older.pk)]
+    assert set(body) == {"next", "previous", "results"}
+    assert body["results"][0]["read_at"] is None
+
+
+def test_feed_filters_unread_and_type(user, user_client):
+    read = NotificationFactory(recipient=user, read_at=timezone.now())
+    unread = NotificationFactory(recipient=user, type="review.created")
+    response = user_client.get("/api/v1/notifications?unread=true")
+    assert [n["id"] for n in response.json()["results"]] == [str(unread.pk)]
+    response = user_client.get("/api/v1/notifications?type=order.placed")
+    assert [n["id"] for n in response.json()["results"]] == [str(read.pk)]
+    response = user_client.get("/api/v1/notifications?type=nope")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["pointer"] == "/type"
+
+
+def test_feed_runs_constant_queries(user, user_client, django_assert_max_num_queries):
+    NotificationFactory.create_batch(2, recipient=user)
+    with django_assert_max_num_queries(3) as small:
+        user_client.get("/api/v1/notifications")
+    NotificationFactory.create_batch(30, recipient=user)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        response = user_client.get("/api/v1/notifications")
+    assert len(response.json()["results"]) == 20
+
+
+def test_unread_count_is_cached_and_invalidated(user, user_client):
+    first = NotificationFactory(recipient=user)
+    NotificationFactory(recipient=user)
+    assert user_client.get("/api/v1/notifications/unread-count").json() == {"count": 2}
+
+    response = user_client.post(f"/api/v1/notifications/{first.pk}/read")
+
+    assert response.status_code == 200
+    assert response.json()["read_at"] is not None
+    assert user_client.get("/api/v1/notifications/unread-count").json() == {"count": 1}
+    assert user_client.post("/api/v1/notifications/read-all").json() == {"updated": 1}
+    assert user_client.get("/api/v1/notifications/unread-count").json() == {"count": 0}
+    assert not Notification.objects.filter(recipient=user, read_at=None).exists()
+
+
+def test_another_users_notification_is_404_and_untouched(user_client):
+    theirs = NotificationFactory()
+    response = user_client.post(f"/api/v1/notifications/{theirs.pk}/read")
+    assert response.status_code == 404
+    assert response.json()["code"] == "notification.not_found"
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    response = user_client.post(f"/api/v1/notifications/{uuid.uuid4()}/read")
+    assert response.status_code == 404
+
+
+def test_read_all_touches_only_own(user_client):
+    theirs = NotificationFactory()
+    user_client.post("/api/v1/notifications/read-all")
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/notifications"),
+        ("get", "/api/v1/notifications/unread-count"),
+        ("post", "/api/v1/notifications/read-all"),
+        ("post", f"/api/v1/notifications/{uuid.uuid4()}/read"),
+        ("get", "/api/v1/notifications/preferences"),
+        ("patch", "/api/v1/notifications/preferences"),
+        ("post", "/api/v1/notifications/stream-ticket"),
+    ],
+)
+def test_anonymous_is_401(api_client, method, path):
+    response = getattr(api_client, method)(path)
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_preferences_default_and_update(user, user_client):
+    prefs = user_client.get("/api/v1/notifications/preferences").json()["preferences"]
+    as_map = {(p["type"], p["channel"]): p["enabled"] for p in prefs}
+    assert as_map[("order.placed", "email")] is True
+    assert as_map[("shop.new_product", "email")] is False  # promotional email is opt-in
+    assert as_map[("shop.new_product", "in_app")] is True
+
+    response = user_client.patch(
+        "/api/v1/notifications/preferences",
+        {"preferences": [{"type": "order.placed", "channel": "email", "enabled": False}]},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    updated = {(p["type"], p["channel"]): p["enabled"] for p in response.json()["preferences"]}
+    assert updated[("order.placed", "email")] is False
+    assert NotificationPreference.objects.get(user=user).enabled is False
+
+
+def test_preferences_reject_unknown_type_with_pointer(user, user_client):
+    response = user_client.patch(
+        "/api/v1/notifications/preferences",
+        {"preferences": [{"type": "bogus", "channel": "email", "enabled": False}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["pointer"] == "/preferences/0/type"
+    assert not NotificationPreference.objects.filter(user=user).exists()
+
+
+def test_stream_ticket_is_issued(user_client):
+    response = user_client.post("/api/v1/notifications/stream-ticket")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["expires_in"] == 60
+    assert body["url"] == f"/api/v1/notifications/stream?ticket={body['ticket']}"
+    assert len(body["ticket"]) >= 40
+
+
+def test_users_see_only_their_own_feed():
+    alice, bob = UserFactory(), UserFactory()
+    NotificationFactory(recipient=alice, title="for alice")
+    response = auth_client(bob).get("/api/v1/notifications")
+    assert response.json()["results"] == []
