@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.core.models import BaseModel
@@ -44,6 +45,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ("email",)
+        constraints = [
+            # Emails are stored lower-cased; this keeps "A@x.com" and "a@x.com" one account even
+            # if a row is written around the manager.
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
 
     def __str__(self) -> str:
         return self.email

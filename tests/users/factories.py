@@ -1,7 +1,7 @@
 import factory
 from django.utils.text import slugify
 
-from apps.users.models import Shop, User
+from apps.users.models import Address, Shop, User
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -29,3 +29,31 @@ class ShopFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Shop {n}")
     slug = factory.LazyAttribute(lambda o: slugify(o.name))
     description = "A fine shop."
+
+
+class AddressFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Address
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Faker("name")
+    line1 = factory.Sequence(lambda n: f"{n} Main Street")
+    city = "Springfield"
+    postal_code = "12345"
+    country = "US"
+    phone = "+1 555 010 0000"
+
+
+def address_payload(**overrides: object) -> dict:
+    """A valid address body for the API."""
+    return {
+        "name": "Jane Doe",
+        "line1": "1 Infinite Loop",
+        "line2": "",
+        "city": "Cupertino",
+        "state": "CA",
+        "postal_code": "95014",
+        "country": "US",
+        "phone": "+1 408 555 0100",
+        **overrides,
+    }

@@ -1,0 +1,264 @@
+"""Input and output shapes of accounts, addresses, shops and API keys."""
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.users.countries import COUNTRY_CODES
+from apps.users.selectors import user_roles, user_shop
+
+_PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-/]+$")
+
+
+def validate_phone(value: str) -> str:
+    """International-ish phone: optional leading +, digits and separators, 5 to 20 digits."""
+    value = value.strip()
+    digits = sum(ch.isdigit() for ch in value)
+    if not _PHONE_CHARS.match(value) or not 5 <= digits <= 20:
+        raise serializers.ValidationError(
+            "Enter a phone number: digits, spaces, ()-./ and an optional leading +.",
+            code="invalid_phone",
+        )
+    return value
+
+
+# --- Users and auth
+
+
+class ShopRefOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    roles = serializers.SerializerMethodField()
+    shop = serializers.SerializerMethodField()
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(["customer", "seller", "staff"]))
+    )
+    def get_roles(self, user: Any) -> list[str]:
+        return user_roles(user)
+
+    @extend_schema_field(ShopRefOutput(allow_null=True))
+    def get_shop(self, user: Any) -> dict[str, Any] | None:
+        shop = user_shop(user)
+        return None if shop is None else ShopRefOutput(shop).data
+
+
+class SignupInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class LoginInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+
+class AuthOutput(serializers.Serializer):
+    user = UserOutput()
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshInput(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class TokenPairOutput(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class PasswordResetInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInput(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+
+class PasswordChangeInput(serializers.Serializer):
+    old_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+
+
+class MeUpdateInput(serializers.Serializer):
+    """Only these fields; anything else in the body (email, is_staff, roles) is ignored."""
+
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+    def validate_phone(self, value: str) -> str:
+        return validate_phone(value) if value.strip() else ""
+
+
+# --- Addresses
+
+
+class AddressSerializer(serializers.Serializer):
+    """An address as API.md defines it. Checkout reuses this for `shipping_address`.
+
+    `country` is an ISO 3166-1 alpha-2 code; lower case is accepted and upper-cased.
+    """
+
+    name = serializers.CharField(max_length=150)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    state = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=20)
+    country = serializers.CharField(max_length=2, min_length=2)
+    phone = serializers.CharField(max_length=32)
+
+    def validate_country(self, value: str) -> str:
+        code = value.strip().upper()
+        if code not in COUNTRY_CODES:
+            raise serializers.ValidationError(
+                "Use an ISO 3166-1 alpha-2 country code such as US, DE or VN.",
+                code="invalid_country",
+            )
+        return code
+
+    def validate_phone(self, value: str) -> str:
+        return validate_phone(value)
+
+
+class AddressInput(AddressSerializer):
+    is_default = serializers.BooleanField(required=False, default=False)
+
+
+class AddressOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    city = serializers.CharField()
+    state = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+    phone = serializers.CharField()
+    is_default = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+# --- Shops
+
+
+class AssetOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.SerializerMethodField()
+    content_type = serializers.CharField()
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    thumbnails = serializers.DictField(child=serializers.CharField())
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, asset: Any) -> str:
+        # apps.media may expose `url` (it knows its storage backends); users sits below media
+        # in the dependency order, so it does not import it.
+        url = getattr(asset, "url", None)
+        return url if isinstance(url, str) else default_storage.url(asset.storage_key)
+
+
+class ShopOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField()
+    logo = AssetOutput(allow_null=True)
+    status = serializers.CharField()
+    product_count = serializers.IntegerField()
+    follower_count = serializers.IntegerField()
+    rating_avg = serializers.DecimalField(max_digits=3, decimal_places=2)
+    rating_count = serializers.IntegerField()
+    shipping_fee = serializers.DecimalField(max_digits=10, decimal_places=2)
+    free_shipping_threshold = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True
+    )
+    currency = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_currency(self, shop: Any) -> str:
+        return settings.STORE_CURRENCY
+
+
+class ShopCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default=""
+    )
+    shipping_fee = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=0, required=False, default="0.00"
+    )
+    free_shipping_threshold = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
+
+
+class ShopUpdateInput(serializers.Serializer):
+    """Partial. The slug, status and counters are not editable here."""
+
+    name = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    shipping_fee = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=0, required=False
+    )
+    free_shipping_threshold = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    logo_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+# --- API keys
+
+_SCOPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
+_RATE = re.compile(r"^[1-9][0-9]{0,6}/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+class ApiKeyCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.RegexField(_SCOPE, max_length=64),
+        required=False,
+        default=list,
+        max_length=32,
+    )
+    rate = serializers.RegexField(
+        _RATE,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=32,
+        error_messages={"invalid": "Use a rate like 1000/min (s, min, hour or day)."},
+    )
+
+
+class ApiKeyOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    rate = serializers.CharField()
+    created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class ApiKeyCreatedOutput(ApiKeyOutput):
+    key = serializers.CharField(help_text="The full key. Shown only in this response.")

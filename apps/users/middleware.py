@@ -1,0 +1,54 @@
+"""`X-Api-Key` identifies the client application on /api/v1/ requests."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from apps.core.exceptions import problem, problem_json_response
+
+API_PREFIX = "/api/v1/"
+# Liveness probes must work without a key (the orchestrator does not hold one).
+OPEN_PATHS = frozenset({"/api/v1/health/live"})
+
+
+class ApiKeyMiddleware:
+    """Sets `request.api_key` (read by ApiKeyThrottle) from a valid `X-Api-Key`.
+
+    A presented key that is unknown, wrong or revoked is always a 401 `auth.invalid_api_key`;
+    a missing key is a 401 only when `REQUIRE_API_KEY` is on. CORS preflights (OPTIONS) pass,
+    browsers cannot add the header to them.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.api_key = None  # type: ignore[attr-defined]
+        path = request.path
+        if not path.startswith(API_PREFIX) or request.method == "OPTIONS":
+            return self.get_response(request)
+        raw = request.headers.get("X-Api-Key", "").strip()
+        if path.rstrip("/") in OPEN_PATHS and not raw:
+            return self.get_response(request)
+        if not raw:
+            if settings.REQUIRE_API_KEY:
+                return self._reject("This API needs an X-Api-Key header.")
+            return self.get_response(request)
+
+        from apps.users.services import api_key_authenticate, api_key_touch
+
+        key = api_key_authenticate(raw)
+        if key is None:
+            return self._reject("The X-Api-Key is unknown or revoked.")
+        api_key_touch(key=key)
+        request.api_key = key  # type: ignore[attr-defined]
+        return self.get_response(request)
+
+    @staticmethod
+    def _reject(detail: str) -> HttpResponse:
+        response = problem_json_response(
+            problem(status=401, code="auth.invalid_api_key", title="Invalid API key", detail=detail)
+        )
+        response["WWW-Authenticate"] = 'ApiKey header="X-Api-Key"'
+        return response

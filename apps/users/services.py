@@ -1,0 +1,465 @@
+"""Writes for accounts, sessions (refresh tokens), addresses, shops, follows and API keys."""
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.text import slugify
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps import events
+from apps.core.errors import InvalidInput
+from apps.users.errors import (
+    AddressNotFound,
+    ApiKeyNotFound,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidResetToken,
+    NotShopOwner,
+    SelfFollow,
+    ShopAlreadyExists,
+    TokenInvalid,
+    TokenReused,
+    WrongPassword,
+)
+from apps.users.models import Address, ApiKey, Shop, ShopFollow, User
+
+# --- Passwords
+
+
+def password_check(*, password: str, user: User, pointer: str) -> None:
+    """Django's AUTH_PASSWORD_VALIDATORS; failures become 400 with one error per rule."""
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise InvalidInput(
+            "The password is too weak.",
+            errors=[
+                {"pointer": pointer, "code": error.code or "invalid", "detail": message}
+                for error in exc.error_list
+                for message in error.messages
+            ],
+        ) from exc
+
+
+# --- Sessions: JWT refresh tokens with rotation and reuse detection
+
+
+def session_tokens_issue(*, user: User) -> dict[str, str]:
+    """A new session: a refresh token (recorded as outstanding) and its access token."""
+    refresh = RefreshToken.for_user(user)
+    update_last_login(None, user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def refresh_tokens_revoke_all(*, user_id: Any) -> int:
+    """Blacklist every outstanding, unexpired refresh token of the user. Returns how many."""
+    now = timezone.now()
+    outstanding = list(
+        OutstandingToken.objects.filter(
+            user_id=user_id, expires_at__gt=now, blacklistedtoken__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=pk) for pk in outstanding], ignore_conflicts=True
+    )
+    return len(outstanding)
+
+
+def _decode_refresh(raw: str) -> dict[str, Any]:
+    """Signature, expiry and type checked; the blacklist deliberately not (the caller decides)."""
+    from rest_framework_simplejwt.tokens import UntypedToken
+
+    try:
+        payload = UntypedToken(raw).payload
+    except TokenError as exc:
+        raise TokenInvalid("The refresh token is invalid or expired.") from exc
+    if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or not payload.get("jti"):
+        raise TokenInvalid("Not a refresh token.")
+    return payload
+
+
+def session_refresh(*, raw_refresh: str) -> dict[str, str]:
+    """Rotate a refresh token: the presented one is blacklisted, a new pair is returned.
+
+    Presenting a token that was already rotated or revoked is treated as theft: every refresh
+    token of the user is revoked and `TokenReused` raised. The presented token's row is locked,
+    so two concurrent refreshes with the same token yield one success and one reuse.
+    """
+    payload = _decode_refresh(raw_refresh)
+    user_id = payload.get(jwt_settings.USER_ID_CLAIM)
+    reused = False
+    with transaction.atomic():
+        outstanding = (
+            # order_by: the model orders by user, an outer join FOR UPDATE cannot lock
+            OutstandingToken.objects.select_for_update()
+            .filter(jti=payload["jti"])
+            .order_by("pk")
+            .first()
+        )
+        if outstanding is None:
+            raise TokenInvalid("The refresh token is unknown.")
+        if BlacklistedToken.objects.filter(token=outstanding).exists():
+            refresh_tokens_revoke_all(user_id=outstanding.user_id)
+            reused = True
+        else:
+            user = User.objects.filter(pk=user_id, is_active=True).first()
+            if user is None:
+                raise TokenInvalid("The account is disabled.")
+            BlacklistedToken.objects.create(token=outstanding)
+            new_refresh = RefreshToken.for_user(user)
+    if reused:
+        # Raised after the block so that the family revocation commits.
+        raise TokenReused(
+            "This refresh token was already used. Every session of this account has been "
+            "signed out; sign in again."
+        )
+    return {"access": str(new_refresh.access_token), "refresh": str(new_refresh)}
+
+
+def session_revoke(*, user: User, raw_refresh: str) -> None:
+    """Log out one session: blacklist the given refresh token (idempotent)."""
+    try:
+        payload = _decode_refresh(raw_refresh)
+    except TokenInvalid as exc:
+        raise InvalidInput(
+            "The refresh token is invalid.",
+            errors=[{"pointer": "/refresh", "code": "token_invalid", "detail": exc.detail}],
+        ) from exc
+    if str(payload.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):
+        raise InvalidInput(
+            "The refresh token belongs to another account.",
+            errors=[{"pointer": "/refresh", "code": "token_invalid", "detail": "Not your token."}],
+        )
+    outstanding = OutstandingToken.objects.filter(jti=payload["jti"]).first()
+    if outstanding is not None:
+        BlacklistedToken.objects.get_or_create(token=outstanding)
+
+
+# --- Accounts
+
+
+def user_signup(*, email: str, password: str, name: str) -> User:
+    """Create a customer account. Raises EmailTaken (case-insensitive) or InvalidInput."""
+    email = User.objects.normalize_email(email).strip().lower()
+    candidate = User(email=email, name=name)
+    password_check(password=password, user=candidate, pointer="/password")
+    if User.objects.filter(email__iexact=email).exists():
+        raise EmailTaken(f"An account with {email} already exists.")
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, name=name)
+    except IntegrityError as exc:  # a concurrent signup won the race
+        raise EmailTaken(f"An account with {email} already exists.") from exc
+
+
+def user_login(*, request: HttpRequest | None, email: str, password: str) -> User:
+    """Check credentials; the same error for an unknown email and a wrong password."""
+    user = authenticate(request, email=email.strip().lower(), password=password)
+    if user is None:
+        raise InvalidCredentials("The email or password is wrong.")
+    return user  # type: ignore[return-value]
+
+
+def user_update(*, user: User, name: str | None = None, phone: str | None = None) -> User:
+    fields = []
+    if name is not None:
+        user.name = name
+        fields.append("name")
+    if phone is not None:
+        user.phone = phone
+        fields.append("phone")
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
+    """Change the password and revoke every refresh token (other sessions end)."""
+    if not user.check_password(old_password):
+        raise WrongPassword(
+            "The current password is wrong.",
+            errors=[
+                {"pointer": "/old_password", "code": "wrong_password", "detail": "Wrong password."}
+            ],
+        )
+    password_check(password=new_password, user=user, pointer="/new_password")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        refresh_tokens_revoke_all(user_id=user.pk)
+
+
+def password_reset_request(*, email: str) -> None:
+    """Queue a reset email if an active account has this email; silent otherwise."""
+    from apps.users.tasks import send_password_reset_email
+
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is not None and user.has_usable_password():
+        transaction.on_commit(lambda: send_password_reset_email.delay(str(user.pk)))
+
+
+def password_reset_link(*, user: User) -> tuple[str, str]:
+    """(uid, token): the token is one-time because it hashes the password and last login."""
+    return urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user)
+
+
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    """Set a new password from a reset link and revoke every session."""
+    try:
+        user_id = uuid.UUID(force_str(urlsafe_base64_decode(uid)))
+        user = User.objects.get(pk=user_id, is_active=True)
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist) as exc:
+        raise InvalidResetToken("The reset link is invalid or has expired.") from exc
+    if not default_token_generator.check_token(user, token):
+        raise InvalidResetToken("The reset link is invalid or has expired.")
+    password_check(password=new_password, user=user, pointer="/new_password")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        refresh_tokens_revoke_all(user_id=user.pk)
+    return user
+
+
+# --- Address book
+
+
+@transaction.atomic
+def address_create(*, user: User, data: dict[str, Any]) -> Address:
+    is_default = bool(data.pop("is_default", False)) or not user.addresses.exists()
+    if is_default:
+        user.addresses.filter(is_default=True).update(is_default=False)
+    return Address.objects.create(user=user, is_default=is_default, **data)
+
+
+@transaction.atomic
+def address_update(*, user: User, address_id: Any, data: dict[str, Any]) -> Address:
+    address = Address.objects.select_for_update().filter(pk=address_id, user=user).first()
+    if address is None:
+        raise AddressNotFound()
+    if data.get("is_default"):
+        user.addresses.exclude(pk=address.pk).filter(is_default=True).update(is_default=False)
+    for field, value in data.items():
+        setattr(address, field, value)
+    address.save()
+    return address
+
+
+def address_delete(*, user: User, address_id: Any) -> None:
+    deleted, _ = Address.objects.filter(pk=address_id, user=user).delete()
+    if not deleted:
+        raise AddressNotFound()
+
+
+# --- Shops and follows
+
+
+def unique_shop_slug(name: str) -> str:
+    base = slugify(name)[:120] or "shop"
+    taken = set(Shop.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def _check_logo(*, logo_id: Any, allowed_owner_ids: set[Any]) -> Any:
+    if logo_id is None:
+        return None
+    media_asset = django_apps.get_model("media", "MediaAsset")
+    asset = (
+        media_asset.objects.filter(pk=logo_id, owner_id__in=allowed_owner_ids)
+        .exclude(status="failed")
+        .first()
+    )
+    if asset is None:
+        raise InvalidInput(
+            "Unknown logo.",
+            errors=[
+                {
+                    "pointer": "/logo_id",
+                    "code": "does_not_exist",
+                    "detail": "No usable media asset of yours has this id.",
+                }
+            ],
+        )
+    return asset
+
+
+def shop_create(
+    *,
+    owner: User,
+    name: str,
+    description: str = "",
+    shipping_fee: Decimal = Decimal("0.00"),
+    free_shipping_threshold: Decimal | None = None,
+) -> Shop:
+    """Open the owner's one shop; its slug comes from the name and is unique.
+
+    Raises ShopAlreadyExists when the owner has one (also under a concurrent create).
+    """
+    if Shop.objects.filter(owner=owner).exists():
+        raise ShopAlreadyExists()
+    base = slugify(name)[:120] or "shop"
+    for attempt in range(3):
+        slug = unique_shop_slug(name) if attempt == 0 else f"{base}-{secrets.token_hex(3)}"
+        try:
+            with transaction.atomic():
+                shop = Shop.objects.create(
+                    owner=owner,
+                    name=name,
+                    slug=slug,
+                    description=description,
+                    shipping_fee=shipping_fee,
+                    free_shipping_threshold=free_shipping_threshold,
+                )
+        except IntegrityError as exc:
+            if Shop.objects.filter(owner=owner).exists():
+                raise ShopAlreadyExists() from exc
+            continue  # the slug was taken concurrently; try a random suffix
+        owner.__dict__.pop("shop", None)
+        return shop
+    raise ShopAlreadyExists("Could not allocate a shop address; try another name.")
+
+
+_SHOP_EDITABLE = ("name", "description", "shipping_fee", "free_shipping_threshold")
+
+
+def shop_update(*, shop: Shop, actor: User, data: dict[str, Any]) -> Shop:
+    """Edit a shop's public fields; only its seller or staff. The slug never changes."""
+    if not (actor.is_staff or shop.owner_id == actor.pk):
+        raise NotShopOwner()
+    fields = [field for field in _SHOP_EDITABLE if field in data]
+    for field in fields:
+        setattr(shop, field, data[field])
+    if "logo_id" in data:
+        shop.logo = _check_logo(
+            logo_id=data["logo_id"], allowed_owner_ids={actor.pk, shop.owner_id}
+        )
+        fields.append("logo")
+    if fields:
+        shop.save(update_fields=[*fields, "updated_at"])
+    return shop
+
+
+def shop_follow(*, shop: Shop, user: User) -> bool:
+    """Follow a shop (idempotent). Returns True when a new follow was created.
+
+    The follower count moves in the same transaction as the follow row, and a `shop.followed`
+    event is written only for a new follow.
+    """
+    if shop.owner_id == user.pk:
+        raise SelfFollow()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ShopFollow.objects.create(shop=shop, user=user)
+        except IntegrityError:
+            return False
+        Shop.objects.filter(pk=shop.pk).update(follower_count=F("follower_count") + 1)
+        events.emit(
+            "shop.followed",
+            shop.pk,
+            {"shop_id": str(shop.pk), "user_id": str(user.pk), "seller_id": str(shop.owner_id)},
+        )
+    return True
+
+
+def shop_unfollow(*, shop: Shop, user: User) -> bool:
+    """Stop following (idempotent). Returns True when a follow was removed."""
+    with transaction.atomic():
+        deleted, _ = ShopFollow.objects.filter(shop=shop, user=user).delete()
+        if deleted:
+            Shop.objects.filter(pk=shop.pk, follower_count__gt=0).update(
+                follower_count=F("follower_count") - 1
+            )
+    return bool(deleted)
+
+
+# --- API keys
+
+API_KEY_PREFIX_BYTES = 6
+
+
+def api_key_hash(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_create(
+    *, name: str, scopes: list[str] | None = None, rate: str = "", created_by: User | None = None
+) -> tuple[ApiKey, str]:
+    """Issue a key. Returns (row, raw key); the raw key `prefix.secret` is never stored."""
+    secret = secrets.token_urlsafe(32)
+    for _ in range(5):
+        prefix = "mk_" + secrets.token_hex(API_KEY_PREFIX_BYTES)
+        try:
+            with transaction.atomic():
+                key = ApiKey.objects.create(
+                    name=name,
+                    prefix=prefix,
+                    hashed_secret=api_key_hash(secret),
+                    scopes=list(scopes or []),
+                    rate=rate,
+                    created_by=created_by,
+                )
+        except IntegrityError:
+            continue  # prefix collision: astronomically rare, try another
+        return key, f"{prefix}.{secret}"
+    raise RuntimeError("could not allocate a unique API key prefix")
+
+
+def api_key_revoke(*, key_id: Any) -> ApiKey:
+    """Revoke a key (idempotent: the first revocation time is kept)."""
+    ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    key = ApiKey.objects.filter(pk=key_id).first()
+    if key is None:
+        raise ApiKeyNotFound()
+    return key
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The active key matching `prefix.secret`, or None. Constant-time secret comparison."""
+    prefix, sep, secret = raw.strip().partition(".")
+    if not sep or not prefix or not secret or len(prefix) > 16:
+        return None
+    key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.hashed_secret, api_key_hash(secret)):
+        return None
+    return key
+
+
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def api_key_touch(*, key: ApiKey) -> None:
+    """Record use at most once a minute per key (a conditional UPDATE, no read)."""
+    now = timezone.now()
+    if key.last_used_at and now - key.last_used_at < API_KEY_TOUCH_INTERVAL:
+        return
+    ApiKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL),
+        pk=key.pk,
+    ).update(last_used_at=now)
+    key.last_used_at = now

@@ -1,0 +1,28 @@
+"""Account emails, sent by a worker so the API answers in the same time for any email."""
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from apps.users.models import User
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_password_reset_email(user_id: str) -> None:
+    from apps.users.services import password_reset_link
+
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return
+    uid, token = password_reset_link(user=user)
+    context = {
+        "user": user,
+        "uid": uid,
+        "token": token,
+        "store_name": settings.STORE_NAME,
+        "reset_url": f"{settings.FRONTEND_URL.rstrip('/')}/reset-password?uid={uid}&token={token}",
+    }
+    subject = render_to_string("users/password_reset_subject.txt", context).strip()
+    body = render_to_string("users/password_reset_email.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
