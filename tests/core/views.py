@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
@@ -118,7 +118,8 @@ class GroupCreateApi(APIView):
         body.is_valid(raise_exception=True)
         time.sleep(float(request.query_params.get("delay", 0)))
         try:
-            group = Group.objects.create(name=body.validated_data["name"])
+            with transaction.atomic():
+                group = Group.objects.create(name=body.validated_data["name"])
         except IntegrityError:
             raise GroupExists("That group exists.") from None
         response = Response({"id": group.pk, "name": group.name, "nonce": uuid.uuid4().hex}, 201)
