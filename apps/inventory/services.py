@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
+from apps.catalog.cache import product_cache_bump
 from apps.catalog.models import ProductVariant
 from apps.events import emit
 from apps.inventory.errors import (
@@ -114,20 +115,11 @@ def _emit_low_crossings(items: Iterable[StockItem], available_change: dict[UUID,
             emit(STOCK_LOW, item.variant_id, stock_low_payload(item))
 
 
-def _after_commit_bump(items: Iterable[StockItem]) -> None:
-    """Product detail shows per-variant availability from a cache: bump it after commit."""
-    try:
-        from apps.catalog.cache import product_cache_bump
-    except ImportError:  # until the catalog cache lands (issue 4, catalog half)
-        return
-
-    product_ids = {item.variant.product_id for item in items}
-
-    def bump() -> None:
-        for product_id in product_ids:
-            product_cache_bump(product_id)
-
-    transaction.on_commit(bump)
+def _bump_product_caches(items: Iterable[StockItem]) -> None:
+    """Product detail shows per-variant availability from a cache; the catalog's bump runs now
+    and again after commit, so the next read after commit sees the new figures."""
+    for product_id in {item.variant.product_id for item in items}:
+        product_cache_bump(product_id)
 
 
 def _record(
@@ -224,7 +216,7 @@ def stock_adjust(
                 stock_adjusted_payload(item, delta=delta, reason=reason),
             )
             _emit_low_crossings([item], {pk: delta})
-            _after_commit_bump([item])
+            _bump_product_caches([item])
     return item
 
 
@@ -269,7 +261,7 @@ def stock_reserve(
         quantities = {pk: qty for pk, (_, qty) in by_pk.items()}
         _record(items, kind=Kind.RESERVE, quantities=quantities, actor=actor, order_id=order_id)
         _emit_low_crossings(items, {pk: -qty for pk, qty in quantities.items()})
-        _after_commit_bump(items)
+        _bump_product_caches(items)
 
 
 def _decrease_reserved(
@@ -305,7 +297,7 @@ def _decrease_reserved(
         quantities = {pk: -qty for pk, (_, qty) in by_pk.items()}
         # No stock.low here: a release raises available, a fulfil leaves it unchanged.
         _record(items, kind=kind, quantities=quantities, actor=actor, order_id=order_id)
-        _after_commit_bump(items)
+        _bump_product_caches(items)
 
 
 def stock_release(
@@ -349,7 +341,7 @@ def stock_return(
             )
         items = _load(by_pk)
         _record(items, kind=Kind.RETURN, quantities=by_pk, actor=actor, order_id=order_id)
-        _after_commit_bump(items)
+        _bump_product_caches(items)
 
 
 def stock_threshold_set(*, variant_id: UUID, low_stock_threshold: int) -> StockItem:

@@ -405,3 +405,30 @@ def test_stock_available_reports_zero_for_variants_without_stock():
     bare = VariantFactory()
 
     assert stock_available([item.variant_id, bare.pk]) == {item.variant_id: 5, bare.pk: 0}
+
+
+# --- product detail cache -------------------------------------------------------------------
+
+
+def test_stock_changes_invalidate_the_cached_product_detail(django_capture_on_commit_callbacks):
+    from apps.catalog.cache import product_detail_cached
+
+    item = StockItemFactory(on_hand=5)
+    product_id = item.variant.product_id
+    builds: list[int] = []
+
+    def build() -> dict:
+        builds.append(1)
+        return {"build": len(builds)}
+
+    assert product_detail_cached(product_id, build) == {"build": 1}
+    assert product_detail_cached(product_id, build) == {"build": 1}  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_reserve(lines=[StockLine(item.variant_id, 1)])
+    assert product_detail_cached(product_id, build) == {"build": 2}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_adjust(variant_id=item.variant_id, delta=1, reason="restock")
+    assert product_detail_cached(product_id, build) == {"build": 3}
+    assert product_detail_cached(product_id, build) == {"build": 3}
