@@ -1,0 +1,148 @@
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.cart import errors, services
+from apps.cart.api.serializers import CartItemAddInput, CartItemUpdateInput, CartOutput
+from apps.cart.models import Cart
+from apps.cart.selectors import cart_summary
+from apps.core.permissions import IsAuthenticatedUser
+
+CART_TOKEN_HEADER = "X-Cart-Token"  # noqa: S105 (a header name, not a secret)
+
+TOKEN_PARAMETER = OpenApiParameter(
+    CART_TOKEN_HEADER,
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Guest cart token from an earlier cart response (ignored for signed-in users).",
+)
+
+
+def _token(request: Request) -> str:
+    return request.headers.get(CART_TOKEN_HEADER, "").strip()
+
+
+def _cart(request: Request) -> Cart:
+    """The caller's cart: the user's when signed in, else the guest cart of the token (a new one
+    when the token is missing or unknown)."""
+    if request.user.is_authenticated:
+        return services.cart_get_for_user(user=request.user)
+    cart, _ = services.cart_get_for_guest(token=_token(request))
+    return cart
+
+
+def _existing_cart(request: Request) -> Cart | None:
+    if request.user.is_authenticated:
+        return services.cart_get_for_user(user=request.user)
+    token = _token(request)
+    return Cart.objects.filter(token=token, user__isnull=True).first() if token else None
+
+
+def _cart_response(cart: Cart, status_code: int = status.HTTP_200_OK) -> Response:
+    guest = cart.user_id is None
+    response = Response(
+        CartOutput(cart_summary(cart=cart, include_token=guest)).data, status=status_code
+    )
+    if guest:
+        response[CART_TOKEN_HEADER] = cart.token
+    return response
+
+
+class CartApi(APIView):
+    permission_classes: list = []
+
+    @extend_schema(operation_id="cart_retrieve", parameters=[TOKEN_PARAMETER], responses=CartOutput)
+    def get(self, request: Request) -> Response:
+        return _cart_response(_cart(request))
+
+    @extend_schema(operation_id="cart_clear", parameters=[TOKEN_PARAMETER], responses={204: None})
+    def delete(self, request: Request) -> Response:
+        cart = _existing_cart(request)
+        if cart is not None:
+            services.cart_clear(cart=cart)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CartItemListApi(APIView):
+    permission_classes: list = []
+
+    @extend_schema(
+        operation_id="cart_items_add",
+        parameters=[TOKEN_PARAMETER],
+        request=CartItemAddInput,
+        responses={201: CartOutput},
+    )
+    def post(self, request: Request) -> Response:
+        body = CartItemAddInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        cart = _cart(request)
+        services.cart_item_add(cart=cart, **body.validated_data)
+        return _cart_response(cart, status.HTTP_201_CREATED)
+
+
+class CartItemDetailApi(APIView):
+    permission_classes: list = []
+
+    def _cart_or_404(self, request: Request) -> Cart:
+        cart = _existing_cart(request)
+        if cart is None:
+            raise errors.CartItemNotFound("No such item in your cart.")
+        return cart
+
+    @extend_schema(
+        operation_id="cart_items_update",
+        parameters=[TOKEN_PARAMETER],
+        request=CartItemUpdateInput,
+        responses=CartOutput,
+    )
+    def patch(self, request: Request, item_id: UUID) -> Response:
+        body = CartItemUpdateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        cart = self._cart_or_404(request)
+        services.cart_item_set_quantity(cart=cart, item_id=item_id, **body.validated_data)
+        return _cart_response(cart)
+
+    @extend_schema(
+        operation_id="cart_items_remove", parameters=[TOKEN_PARAMETER], responses={204: None}
+    )
+    def delete(self, request: Request, item_id: UUID) -> Response:
+        services.cart_item_remove(cart=self._cart_or_404(request), item_id=item_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CartMergeApi(APIView):
+    permission_classes = [IsAuthenticatedUser]
+
+    @extend_schema(
+        operation_id="cart_merge",
+        parameters=[
+            OpenApiParameter(
+                CART_TOKEN_HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="The guest cart to fold into the caller's cart.",
+            )
+        ],
+        request=None,
+        responses=CartOutput,
+    )
+    def post(self, request: Request) -> Response:
+        token = _token(request)
+        if not token:
+            raise errors.CartTokenRequired(
+                "Send the guest cart's token in the X-Cart-Token header.",
+                errors=[
+                    {
+                        "pointer": "",
+                        "code": "required",
+                        "detail": "X-Cart-Token header is required.",
+                    }
+                ],
+            )
+        return _cart_response(services.cart_merge(user=request.user, token=token))

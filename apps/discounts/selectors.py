@@ -1,0 +1,115 @@
+"""Discount reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from uuid import UUID
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+
+from apps.catalog.models import Category, Product
+from apps.discounts import errors
+from apps.discounts.models import Discount, DiscountRedemption
+from apps.users.errors import ShopNotFound
+from apps.users.models import Shop, User
+
+
+def discounts_with_targets(queryset: QuerySet[Discount] | None = None) -> QuerySet[Discount]:
+    """Discounts with their product ids and category paths prefetched (two extra queries)."""
+    queryset = queryset if queryset is not None else Discount.objects.all()
+    return queryset.select_related("shop").prefetch_related(
+        Prefetch("products", queryset=Product.objects.only("id")),
+        Prefetch("categories", queryset=Category.objects.only("id", "path", "depth")),
+    )
+
+
+def seller_discount_list(*, shop: Shop) -> QuerySet[Discount]:
+    return discounts_with_targets(Discount.objects.filter(shop=shop)).order_by("-created_at")
+
+
+def seller_discount_get(*, shop: Shop, discount_id: UUID) -> Discount:
+    discount = seller_discount_list(shop=shop).filter(pk=discount_id).first()
+    if discount is None:
+        raise errors.DiscountNotFound("No such discount in your shop.")
+    return discount
+
+
+def _current(now: datetime) -> Q:
+    return (
+        Q(is_active=True)
+        & (Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        & (Q(max_uses__isnull=True) | Q(uses_count__lt=F("max_uses")))
+    )
+
+
+def shop_public_discount_list(*, shop: Shop, now: datetime) -> QuerySet[Discount]:
+    """The shop's public codes that can be used right now."""
+    return (
+        Discount.objects.filter(shop=shop, is_public=True)
+        .filter(_current(now))
+        .order_by("ends_at", "-created_at")
+    )
+
+
+def discount_get_by_code(*, shop: Shop, code: str) -> Discount:
+    discount = discounts_with_targets(
+        Discount.objects.filter(shop=shop, code__iexact=code.strip())
+    ).first()
+    if discount is None:
+        raise errors.DiscountNotFound(f"The shop has no discount code {code}.", discount_code=code)
+    return discount
+
+
+def discount_products(*, discount: Discount) -> QuerySet[Product]:
+    """Published products of the discount's shop that the code applies to."""
+    products = Product.objects.filter(shop_id=discount.shop_id, status=Product.Status.PUBLISHED)
+    if discount.applies_to == Discount.AppliesTo.PRODUCTS:
+        products = products.filter(pk__in=[p.pk for p in discount.products.all()])
+    elif discount.applies_to == Discount.AppliesTo.CATEGORIES:
+        paths = [c.path for c in discount.categories.all()]
+        condition = Q(pk__in=[])
+        for path in paths:
+            condition |= Q(category__path__startswith=path)
+        products = products.filter(condition)
+    return products.order_by("name", "id")
+
+
+def discounts_for_codes(*, wanted: Sequence[tuple[Shop, str]]) -> dict[tuple[UUID, str], Discount]:
+    """Discounts by (shop id, lower-cased code) for several codes at once, in three queries."""
+    if not wanted:
+        return {}
+    condition = Q(pk__in=[])
+    for shop, code in wanted:
+        condition |= Q(shop_id=shop.pk, code__iexact=code.strip())
+    return {
+        (d.shop_id, d.code.lower()): d
+        for d in discounts_with_targets(Discount.objects.filter(condition))
+    }
+
+
+def user_discount_usage(*, user: User, discount_ids: Sequence[UUID]) -> Mapping[UUID, int]:
+    """How many unreleased redemptions `user` has per discount (one query)."""
+    if not discount_ids or not user.is_authenticated:
+        return {}
+    rows = (
+        DiscountRedemption.objects.filter(
+            user=user, discount_id__in=discount_ids, released_at__isnull=True
+        )
+        .values("discount_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["discount_id"]: row["n"] for row in rows}
+
+
+def shop_get_active(slug_or_id: str) -> Shop:
+    """An active shop by slug or id; anything else is ShopNotFound (404)."""
+    try:
+        lookup = Q(pk=UUID(slug_or_id))
+    except ValueError:
+        lookup = Q(slug=slug_or_id)
+    shop = Shop.objects.filter(lookup, status=Shop.Status.ACTIVE).first()
+    if shop is None:
+        raise ShopNotFound("No such shop.")
+    return shop
