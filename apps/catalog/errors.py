@@ -61,3 +61,8 @@ class NotPublishable(Conflict):
 class ProductArchived(Conflict):
     code = "catalog.product_archived"
     title = "Product is archived"
+
+
+class VariantInUse(Conflict):
+    code = "catalog.variant_in_use"
+    title = "Variant has reserved stock"

@@ -1,6 +1,7 @@
 import uuid
 from decimal import Decimal
 
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from treebeard.mp_tree import MP_Node
@@ -54,6 +55,9 @@ class Product(BaseModel):
     rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0.00"))
     rating_count = models.PositiveIntegerField(default=0)
     rating_histogram = models.JSONField(default=dict, blank=True)
+    # Weighted name (A) + description (B) tsvector, written by the services on PostgreSQL (GIN
+    # index in migration 0002); unused on SQLite, where search degrades to icontains.
+    search_vector = SearchVectorField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at",)
@@ -64,7 +68,12 @@ class Product(BaseModel):
                 condition=Q(rating_avg__gte=0) & Q(rating_avg__lte=5), name="product_rating_range"
             ),
         ]
-        indexes = [models.Index(fields=["status", "-created_at"], name="product_status_created")]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="product_status_created"),
+            models.Index(fields=["status", "price"], name="product_status_price"),
+            models.Index(fields=["status", "-rating_avg"], name="product_status_rating"),
+            models.Index(fields=["shop", "status"], name="product_shop_status"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -176,7 +176,11 @@ class ProductType:
             problem = attribute.validate(attributes[attribute.name])
             if problem:
                 errors.append(
-                    {"pointer": f"{pointer}/{attribute.name}", "code": problem[0], "detail": problem[1]}
+                    {
+                        "pointer": f"{pointer}/{attribute.name}",
+                        "code": problem[0],
+                        "detail": problem[1],
+                    }
                 )
         known = {a.name for a in cls.attributes}
         for key in attributes:
@@ -221,7 +225,9 @@ class ProductType:
                 continue
             problem = option.validate(value)
             if problem:
-                errors.append({"pointer": f"{pointer}/{key}", "code": problem[0], "detail": problem[1]})
+                errors.append(
+                    {"pointer": f"{pointer}/{key}", "code": problem[0], "detail": problem[1]}
+                )
         return errors
 
     @classmethod

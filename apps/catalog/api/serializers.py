@@ -1,0 +1,230 @@
+"""Catalog input and output serializers. Outputs are plain read-only serializers (hot paths).
+
+Reusable by other apps: `ProductSummaryOutput` (compact product for cart, orders, discounts),
+`ShopRefOutput`, `VariantOutput`, `asset_url(asset)`."""
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.catalog.models import Product
+
+RATING_KEYS = ("1", "2", "3", "4", "5")
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def asset_url(asset: Any) -> str:
+    """Public URL of a media asset from the storage backend that holds it."""
+    from apps.media.storage import storage_for
+
+    try:
+        return storage_for(asset.backend).url(asset.storage_key)
+    except ValueError:  # an unknown backend name on an old row
+        return ""
+
+
+def rating_histogram(raw: Any) -> dict[str, int]:
+    raw = raw if isinstance(raw, dict) else {}
+    return {key: int(raw.get(key, 0) or 0) for key in RATING_KEYS}
+
+
+class ShopRefOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class CategoryRefOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ImageOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    asset_id = serializers.UUIDField()
+    url = serializers.SerializerMethodField()
+    position = serializers.IntegerField()
+    alt_text = serializers.CharField()
+
+    def get_url(self, image: Any) -> str:
+        return asset_url(image.asset)
+
+
+class VariantOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    sku = serializers.CharField()
+    options = serializers.DictField(child=serializers.CharField())
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.SerializerMethodField()
+    is_active = serializers.BooleanField()
+    position = serializers.IntegerField()
+    available = serializers.SerializerMethodField()
+
+    def get_currency(self, variant: Any) -> str:
+        return settings.STORE_CURRENCY
+
+    def get_available(self, variant: Any) -> int:
+        stock = getattr(variant, "stock", None)  # inventory.StockItem, absent until stocked
+        return max(stock.on_hand - stock.reserved, 0) if stock is not None else 0
+
+
+RATING_HISTOGRAM_SCHEMA = {
+    "type": "object",
+    "properties": {key: {"type": "integer", "minimum": 0} for key in RATING_KEYS},
+    "required": list(RATING_KEYS),
+}
+
+
+class ProductSummaryOutput(serializers.Serializer):
+    """A product in lists (and in other apps' responses): no variants, first image only."""
+
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    type = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.SerializerMethodField()
+    shop = ShopRefOutput()
+    category = CategoryRefOutput(allow_null=True)
+    image = serializers.SerializerMethodField()
+    in_stock = serializers.SerializerMethodField()
+    rating_avg = serializers.DecimalField(max_digits=3, decimal_places=2)
+    rating_count = serializers.IntegerField()
+    published_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_currency(self, product: Product) -> str:
+        return settings.STORE_CURRENCY
+
+    @extend_schema_field(ImageOutput(allow_null=True))
+    def get_image(self, product: Product) -> dict[str, Any] | None:
+        # Uses the prefetched images when present (lists prefetch them).
+        images = list(product.images.all())
+        return ImageOutput(images[0]).data if images else None
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_in_stock(self, product: Product) -> bool | None:
+        return getattr(product, "in_stock", None)
+
+
+class ProductDetailOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    type = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    status = serializers.CharField()
+    category = CategoryRefOutput(allow_null=True)
+    shop = ShopRefOutput()
+    attributes = serializers.DictField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.SerializerMethodField()
+    variants = VariantOutput(many=True)
+    images = ImageOutput(many=True)
+    rating_avg = serializers.DecimalField(max_digits=3, decimal_places=2)
+    rating_count = serializers.IntegerField()
+    rating_histogram = serializers.SerializerMethodField()
+    published_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_currency(self, product: Product) -> str:
+        return settings.STORE_CURRENCY
+
+    @extend_schema_field(RATING_HISTOGRAM_SCHEMA)
+    def get_rating_histogram(self, product: Product) -> dict[str, int]:
+        return rating_histogram(product.rating_histogram)
+
+
+class ProductTypeOutput(serializers.Serializer):
+    type = serializers.CharField()
+    name = serializers.CharField()
+    attributes_schema = serializers.DictField()
+    variant_options = serializers.ListField(child=serializers.DictField())
+
+
+class CategoryNodeOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField()
+    shop_id = serializers.UUIDField(allow_null=True)
+    children = serializers.ListField(child=serializers.DictField())
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+class VariantCreateInput(serializers.Serializer):
+    sku = serializers.RegexField(SKU_PATTERN, required=False)
+    options = serializers.DictField(required=False, default=dict)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    stock = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    is_active = serializers.BooleanField(required=False, default=True)
+
+
+class ProductVariantInput(VariantCreateInput):
+    """A variant inside POST /products: the price may come from the product."""
+
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+
+
+class VariantUpdateInput(serializers.Serializer):
+    sku = serializers.RegexField(SKU_PATTERN, required=False)
+    options = serializers.DictField(required=False)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    is_active = serializers.BooleanField(required=False)
+    position = serializers.IntegerField(min_value=0, required=False)
+
+
+class ProductCreateInput(serializers.Serializer):
+    type = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    category = serializers.CharField(required=False, allow_null=True, help_text="id or slug")
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    attributes = serializers.DictField(required=False, default=dict)
+    variants = ProductVariantInput(many=True, required=False, allow_empty=False)
+    stock = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    image_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    shop = serializers.CharField(
+        required=False, help_text="Staff only: the shop (id or slug); ignored for sellers."
+    )
+
+
+class ProductUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    category = serializers.CharField(required=False, allow_null=True, help_text="id or slug")
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    attributes = serializers.DictField(
+        required=False, help_text="Merged key by key into the current attributes; null removes."
+    )
+    image_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, help_text="Replaces the image list."
+    )
+
+
+class ProductListQuery(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    type = serializers.CharField(required=False, allow_blank=True)
+    shop = serializers.CharField(required=False, allow_blank=True, help_text="id or slug")
+    category = serializers.CharField(
+        required=False, allow_blank=True, help_text="id or slug; includes descendants"
+    )
+    min_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    max_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ordering = serializers.ChoiceField(
+        choices=["price", "-price", "-created_at", "-rating", "relevance"], required=False
+    )
+
+
+class SellerProductListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Product.Status.choices, required=False)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)

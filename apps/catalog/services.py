@@ -1,0 +1,575 @@
+"""Catalog writes. Each service validates, owns its transaction, keeps the derived data
+(product price = lowest active variant price, search vector, cache versions) and raises domain
+errors from `apps.catalog.errors`. Callers pass the acting user; scoping (which product the actor
+may touch) is done by `selectors.product_get_for_write` before the call."""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, Max, Min, OuterRef
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.catalog.cache import product_cache_bump
+from apps.catalog.errors import (
+    DuplicateVariant,
+    InvalidAttributes,
+    InvalidProduct,
+    LastVariant,
+    NotPublishable,
+    ProductArchived,
+    SkuTaken,
+    VariantInUse,
+)
+from apps.catalog.events import PRODUCT_PUBLISHED, PRODUCT_UNPUBLISHED, product_payload
+from apps.catalog.models import Category, Product, ProductImage, ProductVariant
+from apps.catalog.product_types import ProductType, get_product_type
+from apps.catalog.search import search_vector_refresh
+from apps.catalog.selectors import as_uuid, product_get_full
+from apps.events import emit
+
+if TYPE_CHECKING:
+    from apps.users.models import Shop, User
+
+FieldError = dict[str, str]
+MAX_VARIANTS = 100
+MAX_IMAGES = 20
+# Images a product may show: uploaded (and being thumbnailed) or ready; not failed or pending.
+USABLE_ASSET_STATUSES = ("processing", "ready")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _raise_if(errors: list[FieldError], detail: str) -> None:
+    if not errors:
+        return
+    if all(e["pointer"].startswith("/attributes") for e in errors):
+        raise InvalidAttributes(detail, errors=errors)
+    raise InvalidProduct(detail, errors=errors)
+
+
+def _options_key(options: Mapping[str, Any]) -> tuple:
+    return tuple(sorted(options.items()))
+
+
+def _auto_sku(shop: "Shop") -> str:
+    prefix = "".join(ch for ch in shop.slug.upper() if ch.isalnum())[:10] or "SKU"
+    return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
+
+
+def _unique_slug(shop: "Shop", name: str) -> str:
+    base = slugify(name)[:200] or "product"
+    taken = set(
+        Product.objects.filter(shop=shop, slug__startswith=base).values_list("slug", flat=True)
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _category_for(shop: "Shop", ident: Any, *, pointer: str = "/category") -> Category | None:
+    if ident in (None, ""):
+        return None
+    pk = as_uuid(ident)
+    category = Category.objects.filter(**({"pk": pk} if pk else {"slug": str(ident)})).first()
+    if category is None or (category.shop_id and category.shop_id != shop.pk):
+        raise InvalidProduct(
+            "Unknown category.",
+            errors=[{"pointer": pointer, "code": "does_not_exist", "detail": "No such category."}],
+        )
+    return category
+
+
+def _assets_for(actor: "User", shop: "Shop", image_ids: Sequence[Any]) -> list[Any]:
+    """The media assets named by `image_ids`, in order; each must belong to the caller (or, for
+    staff acting on a shop, to the shop's seller) and be usable."""
+    from apps.media.models import MediaAsset
+
+    owners = {actor.pk, shop.owner_id}
+    if len(image_ids) > MAX_IMAGES:
+        raise InvalidProduct(
+            "Too many images.",
+            errors=[
+                {"pointer": "/image_ids", "code": "max_length", "detail": f"At most {MAX_IMAGES}."}
+            ],
+        )
+    found = {
+        asset.pk: asset
+        for asset in MediaAsset.objects.filter(pk__in=[as_uuid(i) for i in image_ids])
+    }
+    errors: list[FieldError] = []
+    seen: set[Any] = set()
+    assets = []
+    for index, raw in enumerate(image_ids):
+        pk = as_uuid(raw)
+        asset = found.get(pk)
+        pointer = f"/image_ids/{index}"
+        if asset is None or asset.owner_id not in owners:
+            errors.append(
+                {
+                    "pointer": pointer,
+                    "code": "does_not_exist",
+                    "detail": "No such media asset of yours.",
+                }
+            )
+        elif asset.status not in USABLE_ASSET_STATUSES:
+            errors.append(
+                {
+                    "pointer": pointer,
+                    "code": "invalid_asset",
+                    "detail": f"The asset is {asset.status}.",
+                }
+            )
+        elif pk in seen:
+            errors.append({"pointer": pointer, "code": "duplicate", "detail": "Listed twice."})
+        else:
+            seen.add(pk)
+            assets.append(asset)
+    _raise_if(errors, "Some images cannot be used.")
+    return assets
+
+
+def _images_set(product: Product, assets: Sequence[Any]) -> None:
+    ProductImage.objects.filter(product=product).exclude(asset__in=assets).delete()
+    existing = {image.asset_id: image for image in ProductImage.objects.filter(product=product)}
+    for position, asset in enumerate(assets):
+        image = existing.get(asset.pk)
+        if image is None:
+            ProductImage.objects.create(product=product, asset=asset, position=position)
+        elif image.position != position:
+            ProductImage.objects.filter(pk=image.pk).update(position=position)
+
+
+def _price_refresh(product: Product) -> None:
+    """product.price = the lowest active variant price (the lowest of all when none is active)."""
+    variants = ProductVariant.objects.filter(product=product)
+    price = variants.filter(is_active=True).aggregate(p=Min("price"))["p"]
+    if price is None:
+        price = variants.aggregate(p=Min("price"))["p"]
+    if price is not None and price != product.price:
+        Product.objects.filter(pk=product.pk).update(price=price, updated_at=timezone.now())
+        product.price = price
+
+
+def _sku_check(skus: Sequence[str], *, exclude_variant: Any = None) -> None:
+    taken = ProductVariant.objects.filter(sku__in=skus)
+    if exclude_variant is not None:
+        taken = taken.exclude(pk=exclude_variant)
+    sku = taken.values_list("sku", flat=True).first()
+    if sku:
+        raise SkuTaken(f"SKU {sku} is already in use.", sku=sku)
+
+
+def _stock_initial(variant: ProductVariant, quantity: int | None, actor: "User") -> None:
+    """Initial on_hand goes through the inventory ledger (a `restock` movement)."""
+    if not quantity:
+        return
+    # Inventory sits above the catalog; the import is local so that the catalog loads alone.
+    from apps.inventory.services import stock_adjust
+
+    stock_adjust(
+        variant_id=variant.pk, delta=quantity, reason="restock", note="initial stock", actor=actor
+    )
+
+
+def _changed(product: Product, *, search: bool = False) -> None:
+    if search:
+        search_vector_refresh([product.pk])
+    product_cache_bump(product.pk)
+
+
+def _require_not_archived(product: Product) -> None:
+    if product.status == Product.Status.ARCHIVED:
+        raise ProductArchived("Archived products cannot change; unarchive is not supported.")
+
+
+def _variant_errors(
+    product_type: type[ProductType],
+    variants: Sequence[Mapping[str, Any]],
+    *,
+    default_price: Decimal | None,
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen_skus: dict[str, int] = {}
+    seen_options: dict[tuple, int] = {}
+    for index, variant in enumerate(variants):
+        pointer = f"/variants/{index}"
+        options = variant.get("options") or {}
+        option_errors = product_type.option_errors(options, pointer=f"{pointer}/options")
+        errors.extend(option_errors)
+        if not option_errors:
+            key = _options_key(options)
+            if key in seen_options:
+                errors.append(
+                    {
+                        "pointer": f"{pointer}/options",
+                        "code": "duplicate",
+                        "detail": f"Same options as variant {seen_options[key]}.",
+                    }
+                )
+            seen_options[key] = index
+        sku = variant.get("sku")
+        if sku:
+            if sku in seen_skus:
+                errors.append(
+                    {
+                        "pointer": f"{pointer}/sku",
+                        "code": "duplicate",
+                        "detail": f"Same SKU as variant {seen_skus[sku]}.",
+                    }
+                )
+            seen_skus[sku] = index
+        if variant.get("price") is None and default_price is None:
+            errors.append(
+                {
+                    "pointer": f"{pointer}/price",
+                    "code": "required",
+                    "detail": "A price is required (here or on the product).",
+                }
+            )
+    return errors
+
+
+# --- products -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def product_create(
+    *,
+    actor: "User",
+    shop: "Shop",
+    type: str,
+    name: str,
+    description: str = "",
+    category: Any = None,
+    price: Decimal | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variants: Sequence[Mapping[str, Any]] | None = None,
+    stock: int | None = None,
+    image_ids: Sequence[Any] | None = None,
+) -> Product:
+    """Create a draft product of `shop`. Without `variants` it gets one default variant (auto SKU,
+    `price`, `stock` on hand). Variants: `{sku?, options, price?, stock?, is_active?}`; a missing
+    price falls back to `price`. Initial stock is recorded through the inventory ledger.
+    Raises UnknownProductType, InvalidAttributes/InvalidProduct (400 with pointers), SkuTaken."""
+    product_type = get_product_type(type)
+    attributes = attributes if attributes is not None else {}
+    errors = product_type.attribute_errors(attributes)
+    if variants:
+        if len(variants) > MAX_VARIANTS:
+            errors.append(
+                {
+                    "pointer": "/variants",
+                    "code": "max_length",
+                    "detail": f"At most {MAX_VARIANTS} variants.",
+                }
+            )
+        errors.extend(_variant_errors(product_type, variants, default_price=price))
+        if stock is not None:
+            errors.append(
+                {
+                    "pointer": "/stock",
+                    "code": "invalid",
+                    "detail": "With variants, give each variant its own stock.",
+                }
+            )
+    elif price is None:
+        errors.append({"pointer": "/price", "code": "required", "detail": "A price is required."})
+    _raise_if(errors, f"The {type} product is not valid.")
+
+    category_obj = _category_for(shop, category)
+    assets = _assets_for(actor, shop, image_ids) if image_ids else []
+    variant_specs = (
+        list(variants) if variants else [{"options": {}, "price": price, "stock": stock}]
+    )
+    _sku_check([v["sku"] for v in variant_specs if v.get("sku")])
+
+    product = Product.objects.create(
+        shop=shop,
+        type=product_type.type,
+        name=name,
+        slug=_unique_slug(shop, name),
+        description=description,
+        category=category_obj,
+        attributes=dict(attributes),
+        price=min(Decimal(v.get("price") or price) for v in variant_specs),
+    )
+    try:
+        with transaction.atomic():
+            created = ProductVariant.objects.bulk_create(
+                [
+                    ProductVariant(
+                        product=product,
+                        sku=spec.get("sku") or _auto_sku(shop),
+                        options=dict(spec.get("options") or {}),
+                        price=spec.get("price") if spec.get("price") is not None else price,
+                        is_active=spec.get("is_active", True),
+                        position=position,
+                    )
+                    for position, spec in enumerate(variant_specs)
+                ]
+            )
+    except IntegrityError as exc:  # a concurrent create took one of the SKUs
+        raise SkuTaken("One of the SKUs is already in use.") from exc
+    for variant, spec in zip(created, variant_specs, strict=True):
+        _stock_initial(variant, spec.get("stock"), actor)
+    _price_refresh(product)
+    if assets:
+        _images_set(product, assets)
+    _changed(product, search=True)
+    return product_get_full(product_id=product.pk)
+
+
+@transaction.atomic
+def product_update(*, actor: "User", product: Product, data: Mapping[str, Any]) -> Product:
+    """Partial update. `attributes` merge key by key (`None` removes a key) and the merged result
+    is validated; `price` sets the price of a single-variant product (products with several
+    variants are priced on their variants); `image_ids` replaces the image list. The slug stays
+    (stable URLs). Raises ProductArchived, InvalidAttributes/InvalidProduct."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    _require_not_archived(product)
+    product_type = get_product_type(product.type)
+    fields: list[str] = []
+    if "attributes" in data:
+        merged = dict(product.attributes)
+        for key, value in (data["attributes"] or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        product.attributes = product_type.validate_attributes(merged)
+        fields.append("attributes")
+    for name in ("name", "description"):
+        if name in data and data[name] != getattr(product, name):
+            setattr(product, name, data[name])
+            fields.append(name)
+    if "category" in data:
+        product.category = _category_for(product.shop, data["category"])
+        fields.append("category")
+    if "price" in data and data["price"] is not None:
+        variant_ids = list(
+            ProductVariant.objects.filter(product=product).values_list("pk", flat=True)[:2]
+        )
+        if len(variant_ids) != 1:
+            raise InvalidProduct(
+                "This product has several variants: set the price on each variant.",
+                errors=[
+                    {
+                        "pointer": "/price",
+                        "code": "price_on_variants",
+                        "detail": "Set prices on the variants.",
+                    }
+                ],
+            )
+        ProductVariant.objects.filter(pk=variant_ids[0]).update(
+            price=data["price"], updated_at=timezone.now()
+        )
+    if "image_ids" in data and data["image_ids"] is not None:
+        _images_set(product, _assets_for(actor, product.shop, data["image_ids"]))
+    if fields:
+        product.save(update_fields=[*fields, "updated_at"])
+    _price_refresh(product)
+    _changed(product, search=bool({"name", "description"} & set(fields)))
+    return product_get_full(product_id=product.pk)
+
+
+def _active_variant_exists() -> Exists:
+    return Exists(ProductVariant.objects.filter(product=OuterRef("pk"), is_active=True))
+
+
+@transaction.atomic
+def product_publish(*, actor: "User", product: Product) -> Product:
+    """draft → published (a conditional update; publishing a published product changes nothing
+    and emits nothing). Needs an active variant (NotPublishable); archived: ProductArchived.
+    Emits `product.published`."""
+    now = timezone.now()
+    updated = (
+        Product.objects.filter(pk=product.pk, status=Product.Status.DRAFT)
+        .filter(_active_variant_exists())
+        .update(status=Product.Status.PUBLISHED, published_at=now, updated_at=now)
+    )
+    current = product_get_full(product_id=product.pk)
+    if not updated:
+        _require_not_archived(current)
+        if current.status == Product.Status.DRAFT:
+            raise NotPublishable("A product needs at least one active variant to be published.")
+        return current
+    emit(PRODUCT_PUBLISHED, current.pk, product_payload(current))
+    _changed(current)
+    return current
+
+
+@transaction.atomic
+def product_unpublish(*, actor: "User", product: Product) -> Product:
+    """published → draft; a draft stays a draft. Archived: ProductArchived.
+    Emits `product.unpublished`."""
+    updated = Product.objects.filter(pk=product.pk, status=Product.Status.PUBLISHED).update(
+        status=Product.Status.DRAFT, updated_at=timezone.now()
+    )
+    current = product_get_full(product_id=product.pk)
+    if not updated:
+        _require_not_archived(current)
+        return current
+    emit(PRODUCT_UNPUBLISHED, current.pk, product_payload(current))
+    _changed(current)
+    return current
+
+
+@transaction.atomic
+def product_archive(*, actor: "User", product: Product) -> None:
+    """Hide the product for good, keeping the row for order history. Archiving a published
+    product also emits `product.unpublished` (it leaves the storefront). Idempotent."""
+    current = Product.objects.select_for_update().get(pk=product.pk)
+    if current.status == Product.Status.ARCHIVED:
+        return
+    was_published = current.status == Product.Status.PUBLISHED
+    Product.objects.filter(pk=current.pk).update(
+        status=Product.Status.ARCHIVED, updated_at=timezone.now()
+    )
+    if was_published:
+        emit(PRODUCT_UNPUBLISHED, current.pk, product_payload(current))
+    _changed(current)
+
+
+def product_refresh_derived(*, product: Product) -> None:
+    """Recompute price and search vector and bump the cache after an edit made outside the
+    services (the admin's forms and inlines)."""
+    _price_refresh(product)
+    _changed(product, search=True)
+
+
+# --- variants -----------------------------------------------------------------------------------
+
+
+def _duplicate_options_check(
+    product: Product, options: Mapping[str, Any], exclude: Any = None
+) -> None:
+    others = ProductVariant.objects.filter(product=product)
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    key = _options_key(options)
+    if any(_options_key(o) == key for o in others.values_list("options", flat=True)):
+        raise DuplicateVariant(
+            "Another variant of this product has the same options.", options=dict(options)
+        )
+
+
+@transaction.atomic
+def variant_create(
+    *,
+    actor: "User",
+    product: Product,
+    options: Mapping[str, Any],
+    price: Decimal,
+    sku: str | None = None,
+    stock: int | None = None,
+    is_active: bool = True,
+) -> ProductVariant:
+    """Add a variant; options must use the type's variant options. Raises ProductArchived,
+    InvalidOptions, DuplicateVariant, SkuTaken."""
+    product = Product.objects.select_for_update().select_related("shop").get(pk=product.pk)
+    _require_not_archived(product)
+    options = get_product_type(product.type).validate_options(options)
+    _duplicate_options_check(product, options)
+    if sku:
+        _sku_check([sku])
+    position = (
+        ProductVariant.objects.filter(product=product).aggregate(m=Max("position"))["m"] or 0
+    ) + 1
+    try:
+        with transaction.atomic():
+            variant = ProductVariant.objects.create(
+                product=product,
+                sku=sku or _auto_sku(product.shop),
+                options=options,
+                price=price,
+                is_active=is_active,
+                position=position,
+            )
+    except IntegrityError as exc:
+        raise SkuTaken(f"SKU {sku} is already in use.", sku=sku) from exc
+    _stock_initial(variant, stock, actor)
+    _price_refresh(product)
+    _changed(product)
+    return ProductVariant.objects.select_related("stock").get(pk=variant.pk)
+
+
+def _keeps_sellable(product: Product, *, without: Any) -> bool:
+    """A published product must keep an active variant."""
+    if product.status != Product.Status.PUBLISHED:
+        return True
+    return (
+        ProductVariant.objects.filter(product=product, is_active=True).exclude(pk=without).exists()
+    )
+
+
+@transaction.atomic
+def variant_update(
+    *, actor: "User", variant: ProductVariant, data: Mapping[str, Any]
+) -> ProductVariant:
+    """Partial update of `{sku, options, price, is_active, position}`. Deactivating the last
+    active variant of a published product is LastVariant (unpublish it first)."""
+    product = Product.objects.select_for_update().get(pk=variant.product_id)
+    _require_not_archived(product)
+    variant = ProductVariant.objects.select_for_update().get(pk=variant.pk)
+    fields: list[str] = []
+    if "options" in data:
+        variant.options = get_product_type(product.type).validate_options(data["options"])
+        _duplicate_options_check(product, variant.options, exclude=variant.pk)
+        fields.append("options")
+    if data.get("sku") and data["sku"] != variant.sku:
+        _sku_check([data["sku"]], exclude_variant=variant.pk)
+        variant.sku = data["sku"]
+        fields.append("sku")
+    for name in ("price", "position", "is_active"):
+        if data.get(name) is not None and data[name] != getattr(variant, name):
+            setattr(variant, name, data[name])
+            fields.append(name)
+    if (
+        "is_active" in fields
+        and not variant.is_active
+        and not _keeps_sellable(product, without=variant.pk)
+    ):
+        raise LastVariant(
+            "A published product keeps at least one active variant; unpublish it first."
+        )
+    if fields:
+        try:
+            with transaction.atomic():
+                variant.save(update_fields=[*fields, "updated_at"])
+        except IntegrityError as exc:
+            raise SkuTaken(f"SKU {variant.sku} is already in use.", sku=variant.sku) from exc
+    _price_refresh(product)
+    _changed(product)
+    return ProductVariant.objects.select_related("stock").get(pk=variant.pk)
+
+
+@transaction.atomic
+def variant_delete(*, actor: "User", variant: ProductVariant) -> None:
+    """Delete a variant (its stock row and ledger go with it; order lines keep their snapshot).
+    The last variant, the last active variant of a published product (LastVariant) and a variant
+    with reserved stock (VariantInUse) cannot be deleted."""
+    product = Product.objects.select_for_update().get(pk=variant.product_id)
+    _require_not_archived(product)
+    if not ProductVariant.objects.filter(product=product).exclude(pk=variant.pk).exists():
+        raise LastVariant("A product keeps at least one variant.")
+    if not _keeps_sellable(product, without=variant.pk):
+        raise LastVariant(
+            "A published product keeps at least one active variant; unpublish it first."
+        )
+    stock = getattr(variant, "stock", None)
+    if stock is not None and stock.reserved:
+        raise VariantInUse(
+            f"{stock.reserved} units of {variant.sku} are reserved by orders.",
+            reserved=stock.reserved,
+        )
+    variant.delete()
+    _price_refresh(product)
+    _changed(product)
