@@ -148,6 +148,7 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN", default="10/min"),
         "api_key": env("THROTTLE_API_KEY", default="1200/min"),
         "post_content": env("THROTTLE_POST_CONTENT", default="10/min"),
+        "media_upload": env("THROTTLE_MEDIA_UPLOAD", default="60/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Proxies in front of the app whose X-Forwarded-For is trusted; 0 = use REMOTE_ADDR only, so

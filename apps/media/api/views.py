@@ -1,0 +1,161 @@
+from uuid import UUID
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from apps.core.openapi import problem_responses
+from apps.core.permissions import IsAuthenticatedUser
+from apps.media import services
+from apps.media.api.serializers import (
+    MediaAssetOutput,
+    MediaFromUrlInput,
+    MediaPresignInput,
+    MediaPresignOutput,
+    MediaUploadInput,
+)
+from apps.media.selectors import media_get_owned
+
+_IMAGE_CODES = [
+    "media.invalid_image",
+    "media.unsupported_format",
+    "media.too_many_pixels",
+]
+_FETCH_CODES = [
+    "media.https_required",
+    "media.invalid_url",
+    "media.forbidden_address",
+    "media.too_many_redirects",
+    "media.fetch_failed",
+]
+
+
+class _MediaApi(APIView):
+    permission_classes = (IsAuthenticatedUser,)
+
+
+class _UploadThrottled(_MediaApi):
+    throttle_scope = "media_upload"
+
+    def get_throttles(self) -> list:
+        return [*super().get_throttles(), ScopedRateThrottle()]
+
+
+class MediaUploadApi(_UploadThrottled):
+    parser_classes = (MultiPartParser, FormParser)
+
+    @extend_schema(
+        operation_id="media_upload",
+        request={"multipart/form-data": MediaUploadInput},
+        responses={
+            201: MediaAssetOutput,
+            **problem_responses(400, 413, 503, codes={400: _IMAGE_CODES, 413: ["media.too_large"]}),
+        },
+        description="Upload an image. It is decoded (format by content, never by name), limited "
+        "to MEDIA_MAX_BYTES and MEDIA_MAX_PIXELS, turned upright and stripped of metadata. "
+        "Thumbnails follow asynchronously (`status: processing → ready`).",
+    )
+    def post(self, request: Request) -> Response:
+        body = MediaUploadInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        # One byte past the limit is enough to refuse; never read a huge file into memory.
+        data = upload.read(settings.MEDIA_MAX_BYTES + 1)
+        asset = services.media_upload(owner=request.user, data=data, original_name=upload.name)
+        return Response(MediaAssetOutput(asset).data, status=status.HTTP_201_CREATED)
+
+
+class MediaFromUrlApi(_UploadThrottled):
+    @extend_schema(
+        operation_id="media_from_url",
+        request=MediaFromUrlInput,
+        responses={
+            201: MediaAssetOutput,
+            **problem_responses(
+                400, 413, 503, codes={400: _FETCH_CODES + _IMAGE_CODES, 413: ["media.too_large"]}
+            ),
+        },
+        description="Fetch an image from an https URL on a public host (every resolved address "
+        "checked, redirects re-checked, size and time capped) and store it like an upload.",
+    )
+    def post(self, request: Request) -> Response:
+        body = MediaFromUrlInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        asset = services.media_upload_from_url(owner=request.user, url=body.validated_data["url"])
+        return Response(MediaAssetOutput(asset).data, status=status.HTTP_201_CREATED)
+
+
+class MediaPresignApi(_UploadThrottled):
+    @extend_schema(
+        operation_id="media_presign",
+        request=MediaPresignInput,
+        responses={
+            201: MediaPresignOutput,
+            **problem_responses(400, 503, codes={409: ["media.presign_unsupported"]}),
+        },
+        description="S3 backend only: a pending asset and a presigned POST form for uploading "
+        "straight from the browser (content type and size range enforced by S3). Then call "
+        "`POST /media/{id}/complete`.",
+    )
+    def post(self, request: Request) -> Response:
+        body = MediaPresignInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        asset, upload = services.media_presign(owner=request.user, **body.validated_data)
+        payload = {
+            "id": asset.id,
+            "status": asset.status,
+            "upload": {"url": upload["url"], "fields": upload["fields"]},
+            "max_bytes": settings.MEDIA_MAX_BYTES,
+            "expires_in": settings.MEDIA_PRESIGN_EXPIRE,
+        }
+        return Response(MediaPresignOutput(payload).data, status=status.HTTP_201_CREATED)
+
+
+class MediaCompleteApi(_MediaApi):
+    @extend_schema(
+        operation_id="media_complete",
+        request=None,
+        responses={
+            200: MediaAssetOutput,
+            **problem_responses(
+                404,
+                413,
+                503,
+                codes={
+                    400: [*_IMAGE_CODES, "media.upload_missing"],
+                    409: ["media.invalid_state"],
+                    413: ["media.too_large"],
+                },
+            ),
+        },
+        description="Verify a presigned upload like a direct one. An invalid object is deleted, "
+        "the asset marked `failed`, and the answer is 400/413.",
+    )
+    def post(self, request: Request, asset_id: UUID) -> Response:
+        asset = services.media_complete(owner=request.user, asset_id=asset_id)
+        return Response(MediaAssetOutput(asset).data)
+
+
+class MediaDetailApi(_MediaApi):
+    @extend_schema(
+        operation_id="media_retrieve",
+        responses={200: MediaAssetOutput, **problem_responses(404)},
+    )
+    def get(self, request: Request, asset_id: UUID) -> Response:
+        asset = media_get_owned(owner=request.user, asset_id=asset_id)
+        return Response(MediaAssetOutput(asset).data)
+
+    @extend_schema(
+        operation_id="media_delete",
+        responses={204: None, **problem_responses(404, codes={409: ["media.in_use"]})},
+        description="Delete the asset and (after commit) its files. 409 `media.in_use` while a "
+        "product image uses it.",
+    )
+    def delete(self, request: Request, asset_id: UUID) -> Response:
+        services.media_delete(owner=request.user, asset_id=asset_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

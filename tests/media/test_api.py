@@ -1,0 +1,353 @@
+"""POST/GET/DELETE /api/v1/media on the filesystem backend, with thumbnails run after commit."""
+
+import hashlib
+import uuid
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
+
+from apps.media.models import MediaAsset
+from apps.media.services import media_upload
+from tests.conftest import auth_client
+from tests.media.factories import MediaAssetFactory
+from tests.media.files import stored_files
+from tests.media.images import (
+    close_to,
+    decode,
+    image_bytes,
+    jpeg_with_exif,
+    noisy_png,
+    png_declaring,
+)
+from tests.users.factories import ShopFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/media"
+PROBLEM = "application/problem+json"
+
+
+def upload(client, data: bytes, name: str = "photo.png", content_type: str = "image/png", **extra):
+    return client.post(
+        URL,
+        {"file": SimpleUploadedFile(name, data, content_type=content_type), **extra},
+        format="multipart",
+    )
+
+
+def assert_problem(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"), ("GIF", "image/gif")],
+)
+def test_upload_each_format_stores_it_and_makes_thumbnails_after_commit(
+    user, user_client, settings, django_capture_on_commit_callbacks, fmt, content_type
+):
+    data = image_bytes(fmt, (800, 400))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = upload(user_client, data, name="holiday.bin", content_type="text/plain")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    asset = MediaAsset.objects.get(pk=body["id"])
+    stored = (settings.MEDIA_ROOT / asset.storage_key).read_bytes()
+    assert body == {
+        "id": str(asset.id),
+        "url": f"/media/{asset.storage_key}",
+        "content_type": content_type,
+        "size": len(stored),
+        "width": 800,
+        "height": 400,
+        # The 201 is serialised before commit; the worker (eager here) runs after it.
+        "status": "processing",
+        "failure_reason": "",
+        "thumbnails": {"small": None, "medium": None},
+        "created_at": body["created_at"],
+    }
+    assert len(callbacks) == 1
+    assert asset.owner == user
+    assert asset.backend == "filesystem"
+    assert asset.original_name == "holiday.bin"
+    assert asset.sha256 == hashlib.sha256(stored).hexdigest()
+    assert decode(stored).format == fmt
+    # After commit the thumbnail task ran: ready, two WebP files beside the original.
+    assert asset.status == "ready"
+    assert set(asset.thumbnails) == {"small", "medium"}
+    assert decode((settings.MEDIA_ROOT / asset.thumbnails["small"]).read_bytes()).size == (150, 75)
+    assert decode((settings.MEDIA_ROOT / asset.thumbnails["medium"]).read_bytes()).size == (
+        600,
+        300,
+    )
+    assert len(stored_files(settings.MEDIA_ROOT)) == 3
+
+    detail = user_client.get(f"{URL}/{asset.id}").json()
+    assert detail["status"] == "ready"
+    assert detail["thumbnails"] == {
+        "small": f"/media/{asset.thumbnails['small']}",
+        "medium": f"/media/{asset.thumbnails['medium']}",
+    }
+
+
+def test_storage_key_is_generated_never_the_users_file_name(user_client):
+    response = upload(user_client, image_bytes("PNG"), name="../../etc/passwd.png")
+
+    key = MediaAsset.objects.get(pk=response.json()["id"]).storage_key
+    assert key.startswith("media/")
+    assert key.endswith(f"{response.json()['id'].replace('-', '')}.png")
+    assert "passwd" not in key
+    assert ".." not in key
+
+
+def test_exif_is_applied_and_stripped_on_upload(user_client, settings):
+    response = upload(user_client, jpeg_with_exif(orientation=6, size=(40, 20)), "me.jpg")
+
+    assert response.status_code == 201
+    assert (response.json()["width"], response.json()["height"]) == (20, 40)
+    asset = MediaAsset.objects.get(pk=response.json()["id"])
+    stored_bytes = (settings.MEDIA_ROOT / asset.storage_key).read_bytes()
+    stored = decode(stored_bytes)
+    assert dict(stored.getexif()) == {}
+    assert b"SpyCam" not in stored_bytes
+    assert close_to(stored.getpixel((10, 5)), "red")
+
+
+def test_caller_cannot_set_owner_status_or_dimensions(user, user_client):
+    other = UserFactory()
+
+    response = upload(
+        user_client,
+        image_bytes("PNG", (40, 30)),
+        owner=str(other.id),
+        status="ready",
+        width="9999",
+        backend="s3",
+        storage_key="media/mine.png",
+    )
+
+    assert response.status_code == 201
+    asset = MediaAsset.objects.get(pk=response.json()["id"])
+    assert (asset.owner, asset.status, asset.width, asset.backend) == (
+        user,
+        "processing",
+        40,
+        "filesystem",
+    )
+    assert asset.storage_key != "media/mine.png"
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        (b"hello, I am a text file\n" * 20, 400, "media.invalid_image"),
+        (image_bytes("PNG", (64, 64))[:150], 400, "media.invalid_image"),
+        (image_bytes("BMP"), 400, "media.unsupported_format"),
+        (png_declaring(100_000, 100_000), 400, "media.too_many_pixels"),
+        (png_declaring(8_000, 6_000), 400, "media.too_many_pixels"),
+    ],
+    ids=["renamed-text", "truncated", "bmp", "pixel-bomb", "48-megapixels"],
+)
+def test_refused_uploads_are_problems_and_store_nothing(user_client, settings, data, status, code):
+    response = upload(user_client, data, name="photo.jpg", content_type="image/jpeg")
+
+    assert_problem(response, status, code)
+    assert MediaAsset.objects.count() == 0
+    assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_oversized_upload_is_413_and_stores_nothing(user_client, settings):
+    settings.MEDIA_MAX_BYTES = 4096
+    data = noisy_png((64, 64))
+    assert len(data) > 4096
+
+    response = upload(user_client, data)
+
+    assert_problem(response, 413, "media.too_large")
+    assert MediaAsset.objects.count() == 0
+    assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_pixel_limit_follows_the_setting(user_client, settings):
+    settings.MEDIA_MAX_PIXELS = 1000
+
+    response = upload(user_client, image_bytes("PNG", (40, 30)))
+
+    assert_problem(response, 400, "media.too_many_pixels")
+    assert "1200 pixels" in response.json()["detail"]
+
+
+def test_missing_file_is_400_with_pointer(user_client):
+    response = user_client.post(URL, {}, format="multipart")
+
+    assert_problem(response, 400, "invalid")
+    assert response.json()["errors"][0]["pointer"] == "/file"
+
+
+def test_json_body_is_415(user_client):
+    response = user_client.post(URL, {"file": "x"}, format="json")
+
+    assert response.status_code == 415
+    assert response["Content-Type"] == PROBLEM
+
+
+def test_anonymous_upload_is_401(api_client, settings):
+    response = upload(api_client, image_bytes("PNG"))
+
+    assert_problem(response, 401, "auth.not_authenticated")
+    assert stored_files(settings.MEDIA_ROOT) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_database_write_leaves_nothing_in_storage(settings):
+    # A real failure after the file was stored: the owner row is gone, so the foreign key check
+    # fails when the transaction commits.
+    ghost = UserFactory()
+    ghost_id = ghost.id
+    type(ghost).objects.filter(pk=ghost_id).delete()
+
+    with pytest.raises(IntegrityError):
+        media_upload(owner=ghost, data=image_bytes("PNG"), original_name="a.png")
+
+    assert MediaAsset.objects.count() == 0
+    assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_get_is_owner_only(user, user_client, api_client):
+    asset = MediaAssetFactory(owner=user)
+
+    assert user_client.get(f"{URL}/{asset.id}").json()["id"] == str(asset.id)
+    assert_problem(auth_client(UserFactory()).get(f"{URL}/{asset.id}"), 404, "media.not_found")
+    assert_problem(api_client.get(f"{URL}/{asset.id}"), 401, "auth.not_authenticated")
+    assert_problem(user_client.get(f"{URL}/{uuid.uuid4()}"), 404, "media.not_found")
+
+
+def test_get_pending_asset_has_no_url_yet(user, user_client):
+    asset = MediaAssetFactory(owner=user, status="pending", width=None, height=None)
+
+    body = user_client.get(f"{URL}/{asset.id}").json()
+
+    assert body["url"] is None
+    assert body["thumbnails"] == {"small": None, "medium": None}
+
+
+def test_delete_removes_row_and_files_after_commit(
+    user_client, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        asset_id = upload(user_client, image_bytes("PNG", (300, 300))).json()["id"]
+    assert len(stored_files(settings.MEDIA_ROOT)) == 3
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = user_client.delete(f"{URL}/{asset_id}")
+    assert response.status_code == 204
+    assert not MediaAsset.objects.filter(pk=asset_id).exists()
+    # Files stay until the deletion commits.
+    assert len(stored_files(settings.MEDIA_ROOT)) == 3
+
+    for callback in callbacks:
+        callback()
+    assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_delete_by_someone_else_is_404_and_keeps_everything(user, settings, api_client):
+    asset = MediaAssetFactory(owner=user)
+
+    assert_problem(auth_client(UserFactory()).delete(f"{URL}/{asset.id}"), 404, "media.not_found")
+    assert_problem(api_client.delete(f"{URL}/{asset.id}"), 401, "auth.not_authenticated")
+    assert MediaAsset.objects.filter(pk=asset.id).exists()
+
+
+def test_an_asset_used_by_a_product_cannot_be_deleted(
+    user, user_client, settings, django_capture_on_commit_callbacks
+):
+    from apps.catalog.models import Product, ProductImage
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asset_id = upload(user_client, image_bytes("PNG")).json()["id"]
+    shop = ShopFactory(owner=user)
+    product = Product.objects.create(shop=shop, type="physical", name="Mug", slug="mug", price=5)
+    ProductImage.objects.create(product=product, asset_id=asset_id)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = user_client.delete(f"{URL}/{asset_id}")
+
+    assert_problem(response, 409, "media.in_use")
+    assert callbacks == []
+    assert MediaAsset.objects.filter(pk=asset_id).exists()
+    assert ProductImage.objects.filter(asset_id=asset_id).exists()
+    assert len(stored_files(settings.MEDIA_ROOT)) == 3
+
+
+def test_a_shop_logo_does_not_block_deletion_and_is_cleared(user, user_client):
+    asset = MediaAssetFactory(owner=user)
+    shop = ShopFactory(owner=user, logo=asset)
+
+    assert user_client.delete(f"{URL}/{asset.id}").status_code == 204
+
+    shop.refresh_from_db()
+    assert shop.logo is None
+
+
+def test_thumbnail_task_marks_a_broken_original_failed_with_reason(
+    user, settings, django_capture_on_commit_callbacks
+):
+    from apps.media.services import media_make_thumbnails
+
+    asset = MediaAssetFactory(owner=user, status="processing", storage_key="media/x/broken.png")
+    (settings.MEDIA_ROOT / "media/x").mkdir(parents=True)
+    (settings.MEDIA_ROOT / "media/x/broken.png").write_bytes(b"not an image")
+
+    media_make_thumbnails(asset_id=asset.id)
+
+    asset.refresh_from_db()
+    assert asset.status == "failed"
+    assert asset.failure_reason.startswith("Could not make thumbnails")
+    assert asset.thumbnails == {}
+
+
+def test_thumbnail_task_is_idempotent(user_client, settings, django_capture_on_commit_callbacks):
+    from apps.media.services import media_make_thumbnails
+    from apps.media.tasks import make_thumbnails_task
+
+    with django_capture_on_commit_callbacks(execute=True):
+        asset_id = upload(user_client, image_bytes("PNG", (300, 200))).json()["id"]
+    asset = MediaAsset.objects.get(pk=asset_id)
+    files = stored_files(settings.MEDIA_ROOT)
+    before = (asset.status, asset.thumbnails, asset.updated_at)
+
+    assert make_thumbnails_task.delay(asset_id).get() == "ready"
+    media_make_thumbnails(asset_id=asset.id)
+
+    asset.refresh_from_db()
+    assert (asset.status, asset.thumbnails, asset.updated_at) == before
+    assert stored_files(settings.MEDIA_ROOT) == files
+    # A deleted asset is harmless too.
+    assert make_thumbnails_task.delay(str(uuid.uuid4())).get() is None
+
+
+def test_throttled_uploads_answer_429(user_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "media_upload": "1/min",
+        },
+    }
+    from rest_framework.throttling import ScopedRateThrottle
+
+    original = ScopedRateThrottle.THROTTLE_RATES
+    ScopedRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    try:
+        assert upload(user_client, image_bytes("PNG")).status_code == 201
+        response = upload(user_client, image_bytes("PNG"))
+    finally:
+        ScopedRateThrottle.THROTTLE_RATES = original
+
+    assert_problem(response, 429, "throttled")
+    assert MediaAsset.objects.count() == 1
