@@ -1,0 +1,273 @@
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+
+from apps.core.openapi import problem_responses
+from apps.core.pagination import CursorPagination
+from apps.core.throttling import PostContentThrottle
+from apps.reviews import selectors, services
+from apps.reviews.api.serializers import (
+    CommentCreateInput,
+    CommentDeleteQuery,
+    CommentOutput,
+    CommentUpdateInput,
+    ReviewCreateInput,
+    ReviewListQuery,
+    ReviewOutput,
+    ReviewUpdateInput,
+    ThreadCommentOutput,
+    TopLevelCommentOutput,
+)
+
+TAGS = ["reviews"]
+PRODUCT_REF = OpenApiParameter(
+    "product_ref", str, OpenApiParameter.PATH, description="Product id or slug."
+)
+
+
+class NewestFirstPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class ReadingOrderPagination(CursorPagination):
+    """Keyset pagination on the materialised path, which is unique and gives reading order."""
+
+    ordering = ("path",)
+
+
+class _PostThrottledMixin:
+    """Posting reviews and comments shares one per-user budget (scope `post_content`)."""
+
+    request: Request
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = super().get_throttles()  # type: ignore[misc]
+        if self.request is not None and self.request.method == "POST":
+            throttles = [*throttles, PostContentThrottle()]
+        return throttles
+
+
+class ProductReviewsApi(_PostThrottledMixin, generics.GenericAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    pagination_class = NewestFirstPagination
+    serializer_class = ReviewOutput
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="product_reviews_list",
+        parameters=[PRODUCT_REF, ReviewListQuery],
+        responses={200: ReviewOutput(many=True), **problem_responses(404)},
+        description="Published reviews of a published product, newest first, `?rating=1..5`.",
+    )
+    def get(self, request: Request, product_ref: str) -> Response:
+        query = ReviewListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        product = selectors.product_get_public(ref=product_ref)
+        reviews = selectors.review_list_public(
+            product=product, rating=query.validated_data.get("rating")
+        )
+        page = self.paginate_queryset(reviews)
+        return self.get_paginated_response(ReviewOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="product_reviews_create",
+        parameters=[PRODUCT_REF],
+        request=ReviewCreateInput,
+        responses={
+            201: ReviewOutput,
+            **problem_responses(
+                404,
+                codes={
+                    409: ["review.exists"],
+                    422: ["review.purchase_required", "review.own_product"],
+                },
+            ),
+        },
+        description=(
+            "Review a published product: one review per user and product. `verified_purchase` "
+            "is true when the caller has a delivered order with it."
+        ),
+    )
+    def post(self, request: Request, product_ref: str) -> Response:
+        body = ReviewCreateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        product = selectors.product_get_public(ref=product_ref)
+        review = services.review_create(
+            product_id=product.pk, author=request.user, **body.validated_data
+        )
+        return Response(ReviewOutput(review).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewDetailApi(generics.GenericAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = ReviewOutput
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="reviews_retrieve",
+        responses={200: ReviewOutput, **problem_responses(404)},
+        description="A published review; the author and staff also see hidden ones.",
+    )
+    def get(self, request: Request, review_id: UUID) -> Response:
+        review = selectors.review_get_visible(review_id=review_id, user=request.user)
+        return Response(ReviewOutput(review).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="reviews_update",
+        request=ReviewUpdateInput,
+        responses={
+            200: ReviewOutput,
+            **problem_responses(404, codes={403: ["review.forbidden", "review.status_forbidden"]}),
+        },
+        description="The author or staff edit a review; staff may set `status: published|hidden`.",
+    )
+    def patch(self, request: Request, review_id: UUID) -> Response:
+        body = ReviewUpdateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        review = services.review_update(
+            review_id=review_id, actor=request.user, **body.validated_data
+        )
+        return Response(ReviewOutput(review).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="reviews_delete",
+        responses={204: None, **problem_responses(404, codes={403: ["review.forbidden"]})},
+        description="The author or staff delete a review.",
+    )
+    def delete(self, request: Request, review_id: UUID) -> Response:
+        services.review_delete(review_id=review_id, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProductCommentsApi(_PostThrottledMixin, generics.GenericAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    pagination_class = NewestFirstPagination
+    serializer_class = TopLevelCommentOutput
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="product_comments_list",
+        parameters=[PRODUCT_REF],
+        responses={200: TopLevelCommentOutput(many=True), **problem_responses(404)},
+        description=(
+            "Top-level comments of a published product, newest first, each with `reply_count` "
+            "(every comment in its thread, at any depth)."
+        ),
+    )
+    def get(self, request: Request, product_ref: str) -> Response:
+        product = selectors.product_get_public(ref=product_ref)
+        page = self.paginate_queryset(selectors.comment_list_top_level(product=product))
+        return self.get_paginated_response(TopLevelCommentOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="product_comments_create",
+        parameters=[PRODUCT_REF],
+        request=CommentCreateInput,
+        responses={
+            201: CommentOutput,
+            **problem_responses(
+                codes={
+                    400: ["comment.parent_mismatch"],
+                    404: ["catalog.product_not_found", "comment.parent_not_found"],
+                }
+            ),
+        },
+        description=(
+            "Comment on a published product, or reply with `parent_id` (a comment of the same "
+            "product). Beyond COMMENTS_MAX_DEPTH the reply attaches to the deepest allowed "
+            "ancestor and `reply_to_id` keeps the comment it answers."
+        ),
+    )
+    def post(self, request: Request, product_ref: str) -> Response:
+        body = CommentCreateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        product = selectors.product_get_public(ref=product_ref)
+        comment = services.comment_create(
+            product_id=product.pk, author=request.user, **body.validated_data
+        )
+        return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
+
+
+class CommentDetailApi(generics.GenericAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = TopLevelCommentOutput
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="comments_retrieve",
+        responses={200: TopLevelCommentOutput, **problem_responses(404)},
+        description="One comment with `reply_count` (every comment below it).",
+    )
+    def get(self, request: Request, comment_id: UUID) -> Response:
+        comment = selectors.comment_get_visible(comment_id=comment_id, user=request.user)
+        return Response(TopLevelCommentOutput(comment).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="comments_update",
+        request=CommentUpdateInput,
+        responses={
+            200: TopLevelCommentOutput,
+            **problem_responses(404, codes={403: ["comment.forbidden"], 409: ["comment.deleted"]}),
+        },
+        description="The author edits the body.",
+    )
+    def patch(self, request: Request, comment_id: UUID) -> Response:
+        body = CommentUpdateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.comment_update(comment_id=comment_id, actor=request.user, **body.validated_data)
+        comment = selectors.comment_get_visible(comment_id=comment_id, user=request.user)
+        return Response(TopLevelCommentOutput(comment).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="comments_delete",
+        parameters=[CommentDeleteQuery],
+        responses={
+            204: None,
+            **problem_responses(
+                404, codes={403: ["comment.forbidden", "comment.thread_delete_forbidden"]}
+            ),
+        },
+        description=(
+            "The author, staff or the product's seller delete a comment: one with replies is "
+            "blanked (no body, no author) and keeps its thread, a leaf is removed. Staff and the "
+            "seller may pass `?thread=true` to remove the comment with its whole thread."
+        ),
+    )
+    def delete(self, request: Request, comment_id: UUID) -> Response:
+        query = CommentDeleteQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        services.comment_delete(
+            comment_id=comment_id, actor=request.user, thread=query.validated_data["thread"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CommentRepliesApi(generics.GenericAPIView):
+    pagination_class = ReadingOrderPagination
+    serializer_class = ThreadCommentOutput
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="comments_replies",
+        responses={200: ThreadCommentOutput(many=True), **problem_responses(404)},
+        description=(
+            "The whole thread below a comment in reading order (each reply followed by its own "
+            "replies, oldest first), with `depth` relative to that comment (1 = direct reply)."
+        ),
+    )
+    def get(self, request: Request, comment_id: UUID) -> Response:
+        root = selectors.comment_get_root(comment_id=comment_id, user=request.user)
+        page = self.paginate_queryset(selectors.comment_thread(root=root))
+        data = ThreadCommentOutput(page, many=True, context={"root_depth": root.depth}).data
+        return self.get_paginated_response(data)
