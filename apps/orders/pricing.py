@@ -1,0 +1,375 @@
+"""Checkout pricing: one pure function over data loaded beforehand in a constant number of queries.
+
+`load_checkout()` reads the lines (the buyer's cart or explicit items), their shops, the
+requested discount codes and the buyer's past uses of them; `price_checkout()` turns that into a
+`CheckoutQuote` without touching the database or the clock. POST /checkout/review shows the quote;
+order placement prices the order with the very same two calls inside its transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import Q
+
+from apps.cart.errors import CartLineQuantityLimit, CartVariantNotFound
+from apps.cart.models import CartItem
+from apps.catalog.models import Product, ProductVariant
+from apps.core.money import ZERO, quantize
+from apps.discounts.errors import DiscountNotFound
+from apps.discounts.evaluation import (
+    AppliedDiscount,
+    DiscountableLine,
+    DiscountRule,
+    discounts_apply,
+)
+from apps.discounts.models import Discount
+from apps.discounts.selectors import discounts_with_targets, user_discount_usage
+from apps.users.models import Shop, User
+
+WARNING_UNAVAILABLE = "cart.line_unavailable"
+WARNING_SHORT_STOCK = "inventory.insufficient_stock"
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    variant_id: UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CodeInput:
+    shop: str  # slug or id
+    code: str
+
+
+@dataclass(frozen=True)
+class ShopInfo:
+    id: UUID
+    slug: str
+    name: str
+    shipping_fee: Decimal
+    free_shipping_threshold: Decimal | None
+
+
+@dataclass(frozen=True)
+class PricingLine:
+    """One line as the database says now. `for_sale` is false for an inactive variant, a
+    product that is not published or a suspended shop; such lines are left out with a warning."""
+
+    variant_id: UUID
+    product_id: UUID
+    product_name: str
+    product_slug: str
+    sku: str
+    options: Mapping[str, Any]
+    unit_price: Decimal
+    quantity: int
+    shop_id: UUID
+    category_path: str | None
+    for_sale: bool
+    stock_available: int
+    cart_item_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutData:
+    lines: Sequence[PricingLine]
+    shops: Mapping[UUID, ShopInfo]
+    discounts_by_shop: Mapping[UUID, Sequence[DiscountRule]]
+    user_usage: Mapping[UUID, int]
+
+
+@dataclass(frozen=True)
+class QuotedLine:
+    line: PricingLine
+    line_total: Decimal  # unit_price x quantity
+    discount: Decimal  # this line's share of the shop's discounts
+    total: Decimal  # line_total - discount
+
+
+@dataclass(frozen=True)
+class ShopQuote:
+    shop: ShopInfo
+    lines: Sequence[QuotedLine]
+    subtotal: Decimal
+    discounts: Sequence[AppliedDiscount]
+    discount_total: Decimal
+    shipping_fee: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class CheckoutQuote:
+    shops: Sequence[ShopQuote]
+    subtotal: Decimal
+    discount_total: Decimal
+    shipping_total: Decimal
+    total: Decimal
+    currency: str
+    warnings: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+
+
+def shipping_fee_for(shop: ShopInfo, amount_after_discounts: Decimal) -> Decimal:
+    """The shop's flat fee, free at or above its threshold measured after discounts."""
+    threshold = shop.free_shipping_threshold
+    if threshold is not None and amount_after_discounts >= threshold:
+        return ZERO
+    return quantize(shop.shipping_fee)
+
+
+def price_checkout(
+    *,
+    lines: Sequence[PricingLine],
+    shops: Mapping[UUID, ShopInfo],
+    discounts_by_shop: Mapping[UUID, Sequence[DiscountRule]],
+    user_usage: Mapping[UUID, int],
+    now: datetime,
+    currency: str | None = None,
+) -> CheckoutQuote:
+    """Price a checkout. Pure: no queries, no clock.
+
+    Per shop: subtotal of the lines for sale, its codes applied together
+    (discounts_apply: DiscountRefused subclasses propagate), each code's amount allocated to
+    lines to the cent, shipping fee, total. Lines not for sale are left out with a
+    `cart.line_unavailable` warning; lines asking for more than is in stock stay priced with an
+    `inventory.insufficient_stock` warning (placing the order would refuse them).
+    Invariants: every total is the sum of its parts; nothing is negative.
+    """
+    warnings: list[dict[str, Any]] = []
+    by_shop: dict[UUID, list[PricingLine]] = {}
+    for line in lines:
+        if not line.for_sale:
+            warnings.append(
+                {
+                    "code": WARNING_UNAVAILABLE,
+                    "detail": f"{line.product_name} ({line.sku}) is no longer for sale.",
+                    "variant_id": line.variant_id,
+                    "sku": line.sku,
+                }
+            )
+            continue
+        if line.quantity > line.stock_available:
+            warnings.append(
+                {
+                    "code": WARNING_SHORT_STOCK,
+                    "detail": f"Only {line.stock_available} units of {line.sku} are available.",
+                    "variant_id": line.variant_id,
+                    "sku": line.sku,
+                    "available": line.stock_available,
+                    "requested": line.quantity,
+                }
+            )
+        by_shop.setdefault(line.shop_id, []).append(line)
+
+    for shop_id, rules in discounts_by_shop.items():
+        if rules and shop_id not in by_shop:
+            # A code for a shop with nothing to buy: let the evaluator refuse it uniformly.
+            discounts_apply(rules=rules, lines=[], now=now, user_usage=user_usage)
+
+    quotes: list[ShopQuote] = []
+    for shop_id, shop_lines in by_shop.items():
+        shop = shops[shop_id]
+        totals = {line.variant_id: quantize(line.unit_price * line.quantity) for line in shop_lines}
+        subtotal = quantize(sum(totals.values(), ZERO))
+        applied = discounts_apply(
+            rules=discounts_by_shop.get(shop_id, ()),
+            lines=[
+                DiscountableLine(
+                    key=line.variant_id,
+                    product_id=line.product_id,
+                    category_path=line.category_path,
+                    amount=totals[line.variant_id],
+                )
+                for line in shop_lines
+            ],
+            now=now,
+            user_usage=user_usage,
+        )
+        line_discount = {line.variant_id: ZERO for line in shop_lines}
+        for discount in applied:
+            for key, part in discount.allocations.items():
+                line_discount[key] += part
+        discount_total = quantize(sum((d.amount for d in applied), ZERO))
+        shipping_fee = shipping_fee_for(shop, subtotal - discount_total)
+        quotes.append(
+            ShopQuote(
+                shop=shop,
+                lines=[
+                    QuotedLine(
+                        line=line,
+                        line_total=totals[line.variant_id],
+                        discount=line_discount[line.variant_id],
+                        total=totals[line.variant_id] - line_discount[line.variant_id],
+                    )
+                    for line in shop_lines
+                ],
+                subtotal=subtotal,
+                discounts=applied,
+                discount_total=discount_total,
+                shipping_fee=shipping_fee,
+                total=subtotal - discount_total + shipping_fee,
+            )
+        )
+    quotes.sort(key=lambda q: (q.shop.name, str(q.shop.id)))
+    subtotal = quantize(sum((q.subtotal for q in quotes), ZERO))
+    discount_total = quantize(sum((q.discount_total for q in quotes), ZERO))
+    shipping_total = quantize(sum((q.shipping_fee for q in quotes), ZERO))
+    return CheckoutQuote(
+        shops=quotes,
+        subtotal=subtotal,
+        discount_total=discount_total,
+        shipping_total=shipping_total,
+        total=quantize(sum((q.total for q in quotes), ZERO)),
+        currency=currency or settings.STORE_CURRENCY,
+        warnings=warnings,
+    )
+
+
+def _pricing_line(
+    variant: ProductVariant, quantity: int, cart_item_id: UUID | None = None
+) -> PricingLine:
+    product = variant.product
+    shop = product.shop
+    stock = getattr(variant, "stock", None)
+    return PricingLine(
+        variant_id=variant.pk,
+        product_id=product.pk,
+        product_name=product.name,
+        product_slug=product.slug,
+        sku=variant.sku,
+        options=variant.options,
+        unit_price=quantize(variant.price),
+        quantity=quantity,
+        shop_id=shop.pk,
+        category_path=product.category.path if product.category_id else None,
+        for_sale=(
+            variant.is_active
+            and product.status == Product.Status.PUBLISHED
+            and shop.status == Shop.Status.ACTIVE
+        ),
+        stock_available=max(stock.available, 0) if stock is not None else 0,
+        cart_item_id=cart_item_id,
+    )
+
+
+def _shop_info(shop: Shop) -> ShopInfo:
+    return ShopInfo(
+        id=shop.pk,
+        slug=shop.slug,
+        name=shop.name,
+        shipping_fee=quantize(shop.shipping_fee),
+        free_shipping_threshold=shop.free_shipping_threshold,
+    )
+
+
+_LINE_RELATIONS = ("product__shop", "product__category", "stock")
+
+
+def _load_lines(
+    user: User, items: Sequence[ItemInput] | None
+) -> list[tuple[ProductVariant, int, UUID | None]]:
+    if items is None:
+        cart_items = (
+            CartItem.objects.filter(cart__user=user)
+            .select_related(*(f"variant__{r}" for r in _LINE_RELATIONS))
+            .order_by("created_at", "id")
+        )
+        return [(i.variant, i.quantity, i.pk) for i in cart_items]
+    quantities: dict[UUID, int] = {}
+    for item in items:
+        quantities[item.variant_id] = quantities.get(item.variant_id, 0) + item.quantity
+    limit = settings.CART_MAX_LINE_QUANTITY
+    for variant_id, quantity in quantities.items():
+        if quantity > limit:
+            raise CartLineQuantityLimit(
+                f"At most {limit} units of one item per order.",
+                max_quantity=limit,
+                requested=quantity,
+                variant_id=str(variant_id),
+            )
+    variants = {
+        v.pk: v
+        for v in ProductVariant.objects.filter(
+            pk__in=list(quantities),
+            is_active=True,
+            product__status=Product.Status.PUBLISHED,
+            product__shop__status=Shop.Status.ACTIVE,
+        ).select_related(*_LINE_RELATIONS)
+    }
+    missing = [str(v) for v in quantities if v not in variants]
+    if missing:
+        raise CartVariantNotFound(
+            "No such product variant for sale.", variant_id=missing[0], variant_ids=missing
+        )
+    return [(variants[v], q, None) for v, q in quantities.items()]
+
+
+def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
+    if not codes:
+        return {}
+    condition = Q(pk__in=[])
+    for code in codes:
+        try:
+            shop_q = Q(shop_id=uuid.UUID(code.shop))
+        except ValueError:
+            shop_q = Q(shop__slug=code.shop)
+        condition |= shop_q & Q(code__iexact=code.code.strip())
+    found = list(
+        discounts_with_targets(Discount.objects.filter(condition, shop__status=Shop.Status.ACTIVE))
+    )
+    by_shop: dict[UUID, list[Discount]] = {}
+    for code in codes:  # keep the client's order: codes apply in it
+        match = next(
+            (
+                d
+                for d in found
+                if d.code.lower() == code.code.strip().lower()
+                and code.shop in (d.shop.slug, str(d.shop_id))
+            ),
+            None,
+        )
+        if match is None:
+            raise DiscountNotFound(
+                f"The shop {code.shop} has no discount code {code.code}.",
+                discount_code=code.code,
+                shop=code.shop,
+            )
+        shop_discounts = by_shop.setdefault(match.shop_id, [])
+        if match not in shop_discounts:
+            shop_discounts.append(match)
+    return by_shop
+
+
+def load_checkout(
+    *, user: User, items: Sequence[ItemInput] | None = None, codes: Sequence[CodeInput] = ()
+) -> CheckoutData:
+    """Load everything price_checkout needs in at most five queries, whatever the number of
+    lines, shops and codes: lines (the user's cart when `items` is None), discounts with their
+    products and categories, and the user's unreleased uses of those codes.
+
+    Raises CartVariantNotFound (explicit item unknown or not for sale), CartLineQuantityLimit
+    and DiscountNotFound (unknown code for that shop).
+    """
+    loaded = _load_lines(user, items)
+    lines = [_pricing_line(variant, quantity, item_id) for variant, quantity, item_id in loaded]
+    shops = {v.product.shop_id: _shop_info(v.product.shop) for v, _, _ in loaded}
+    discounts = _load_discounts(codes)
+    usage = user_discount_usage(
+        user=user, discount_ids=[d.pk for ds in discounts.values() for d in ds]
+    )
+    return CheckoutData(
+        lines=lines,
+        shops=shops,
+        discounts_by_shop={
+            shop_id: [DiscountRule.from_model(d) for d in ds] for shop_id, ds in discounts.items()
+        },
+        user_usage=usage,
+    )
