@@ -4,11 +4,10 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.core.files.storage import default_storage
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.media.api.serializers import MediaAssetOutput
 from apps.users.countries import COUNTRY_CODES
 from apps.users.selectors import user_roles, user_shop
 
@@ -159,28 +158,12 @@ class AddressOutput(serializers.Serializer):
 # --- Shops
 
 
-class AssetOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    url = serializers.SerializerMethodField()
-    content_type = serializers.CharField()
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
-    thumbnails = serializers.DictField(child=serializers.CharField())
-
-    @extend_schema_field(OpenApiTypes.URI)
-    def get_url(self, asset: Any) -> str:
-        # apps.media may expose `url` (it knows its storage backends); users sits below media
-        # in the dependency order, so it does not import it.
-        url = getattr(asset, "url", None)
-        return url if isinstance(url, str) else default_storage.url(asset.storage_key)
-
-
 class ShopOutput(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     slug = serializers.CharField()
     description = serializers.CharField()
-    logo = AssetOutput(allow_null=True)
+    logo = MediaAssetOutput(allow_null=True)
     status = serializers.CharField()
     product_count = serializers.IntegerField()
     follower_count = serializers.IntegerField()

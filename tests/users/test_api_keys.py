@@ -1,0 +1,207 @@
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from apps.users.models import ApiKey
+from apps.users.services import api_key_create, api_key_revoke
+from tests.conftest import auth_client
+from tests.users.assertions import assert_problem, pointers
+from tests.users.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+# --- staff endpoints
+
+
+def test_staff_creates_key_shown_once(staff, staff_client):
+    response = staff_client.post(
+        "/api/v1/api-keys", {"name": "storefront", "scopes": ["catalog:read"], "rate": "500/min"}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    prefix, _, secret = body["key"].partition(".")
+    assert prefix == body["prefix"]
+    assert prefix.startswith("mk_")
+    assert len(secret) >= 40
+    key = ApiKey.objects.get(pk=body["id"])
+    assert key.hashed_secret == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in key.hashed_secret
+    assert key.created_by == staff
+    assert (key.scopes, key.rate) == (["catalog:read"], "500/min")
+
+    listing = staff_client.get("/api/v1/api-keys").json()
+    assert listing["count"] == 1
+    [row] = listing["results"]
+    assert "key" not in row
+    assert "hashed_secret" not in row
+    assert row["prefix"] == prefix
+    assert row["created_by"] == staff.email
+    assert row["revoked_at"] is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "pointer"),
+    [
+        ({}, "/name"),
+        ({"name": "x", "rate": "lots"}, "/rate"),
+        ({"name": "x", "rate": "0/min"}, "/rate"),
+        ({"name": "x", "scopes": "catalog"}, "/scopes"),
+        ({"name": "x", "scopes": ["Bad Scope!"]}, "/scopes/0"),
+    ],
+)
+def test_create_key_validation(staff_client, payload, pointer):
+    body = assert_problem(staff_client.post("/api/v1/api-keys", payload), 400, "invalid")
+    assert pointers(body) == {pointer}
+    assert not ApiKey.objects.exists()
+
+
+def test_revoke_key(staff_client):
+    key, _ = api_key_create(name="old")
+    response = staff_client.delete(f"/api/v1/api-keys/{key.pk}")
+    assert response.status_code == 204
+    key.refresh_from_db()
+    first_revocation = key.revoked_at
+    assert first_revocation is not None
+    assert staff_client.delete(f"/api/v1/api-keys/{key.pk}").status_code == 204
+    key.refresh_from_db()
+    assert key.revoked_at == first_revocation
+
+
+def test_revoke_unknown_key_is_404(staff_client):
+    response = staff_client.delete("/api/v1/api-keys/6f1c1c9e-0000-4000-8000-000000000000")
+    assert_problem(response, 404, "api_key.not_found")
+
+
+def test_non_staff_gets_403(user_client):
+    key, _ = api_key_create(name="k")
+    assert_problem(user_client.get("/api/v1/api-keys"), 403, "permission_denied")
+    assert_problem(user_client.post("/api/v1/api-keys", {"name": "x"}), 403, "permission_denied")
+    assert_problem(user_client.delete(f"/api/v1/api-keys/{key.pk}"), 403, "permission_denied")
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    assert ApiKey.objects.count() == 1
+
+
+def test_anonymous_gets_401(api_client):
+    key, _ = api_key_create(name="k")
+    assert_problem(api_client.get("/api/v1/api-keys"), 401, "auth.not_authenticated")
+    assert_problem(
+        api_client.post("/api/v1/api-keys", {"name": "x"}), 401, "auth.not_authenticated"
+    )
+    assert_problem(api_client.delete(f"/api/v1/api-keys/{key.pk}"), 401, "auth.not_authenticated")
+
+
+def test_api_key_list_query_count_is_constant(staff, staff_client, django_assert_max_num_queries):
+    for number in range(2):
+        api_key_create(name=f"k{number}", created_by=staff)
+    with django_assert_max_num_queries(3):
+        assert staff_client.get("/api/v1/api-keys").json()["count"] == 2
+    for number in range(10):
+        api_key_create(name=f"more{number}", created_by=UserFactory(is_staff=True))
+    with django_assert_max_num_queries(3):
+        assert staff_client.get("/api/v1/api-keys").json()["count"] == 12
+
+
+# --- middleware
+
+
+@override_settings(REQUIRE_API_KEY=True)
+def test_required_key_missing_is_401(api_client):
+    response = api_client.get("/api/v1/shops")
+    body = assert_problem(response, 401, "auth.invalid_api_key")
+    assert "X-Api-Key" in body["detail"]
+    assert response["X-Request-Id"]
+
+
+@override_settings(REQUIRE_API_KEY=True)
+def test_required_key_valid_passes_and_is_touched(api_client):
+    key, raw = api_key_create(name="web")
+    response = api_client.get("/api/v1/shops", HTTP_X_API_KEY=raw)
+    assert response.status_code == 200
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+
+@override_settings(REQUIRE_API_KEY=True)
+def test_last_used_at_is_written_at_most_once_a_minute(api_client):
+    key, raw = api_key_create(name="web")
+    recent = timezone.now() - timedelta(seconds=10)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=recent)
+    api_client.get("/api/v1/shops", HTTP_X_API_KEY=raw)
+    key.refresh_from_db()
+    assert key.last_used_at == recent
+    stale = timezone.now() - timedelta(minutes=2)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=stale)
+    api_client.get("/api/v1/shops", HTTP_X_API_KEY=raw)
+    key.refresh_from_db()
+    assert key.last_used_at > stale
+
+
+@pytest.mark.parametrize("require", [True, False])
+def test_wrong_or_revoked_key_is_401_even_when_optional(api_client, require):
+    key, raw = api_key_create(name="web")
+    prefix, _, secret = raw.partition(".")
+    with override_settings(REQUIRE_API_KEY=require):
+        for bad in (f"{prefix}.{secret[:-1]}x", "mk_unknown.secret", "no-dot", f"{prefix}."):
+            assert_problem(
+                api_client.get("/api/v1/shops", HTTP_X_API_KEY=bad), 401, "auth.invalid_api_key"
+            )
+        api_key_revoke(key_id=key.pk)
+        assert_problem(
+            api_client.get("/api/v1/shops", HTTP_X_API_KEY=raw), 401, "auth.invalid_api_key"
+        )
+
+
+def test_missing_key_is_fine_when_not_required(api_client):
+    assert api_client.get("/api/v1/shops").status_code == 200
+
+
+@override_settings(REQUIRE_API_KEY=True)
+def test_liveness_docs_and_preflight_stay_open(api_client):
+    assert api_client.get("/api/v1/health/live").status_code == 200
+    assert api_client.get("/api/schema/").status_code == 200
+    assert api_client.options("/api/v1/shops").status_code != 401
+
+
+@override_settings(REQUIRE_API_KEY=True)
+def test_key_works_alongside_bearer_token(api_client):
+    user = UserFactory()
+    _, raw = api_key_create(name="app")
+    client = auth_client(user)
+    assert_problem(client.get("/api/v1/me"), 401, "auth.invalid_api_key")
+    assert client.get("/api/v1/me", HTTP_X_API_KEY=raw).status_code == 200
+
+
+def test_per_key_rate_is_enforced(api_client):
+    _, raw = api_key_create(name="tiny", rate="2/min")
+    _, other = api_key_create(name="big")
+    for _ in range(2):
+        assert api_client.get("/api/v1/shops", HTTP_X_API_KEY=raw).status_code == 200
+    assert_problem(api_client.get("/api/v1/shops", HTTP_X_API_KEY=raw), 429, "throttled")
+    assert api_client.get("/api/v1/shops", HTTP_X_API_KEY=other).status_code == 200
+
+
+# --- command
+
+
+def test_create_api_key_command_prints_key_once(capsys):
+    call_command("create_api_key", "partner", "--rate", "100/min", "--scopes", "orders:read, a")
+    out = capsys.readouterr().out
+    key = ApiKey.objects.get()
+    raw = next(line for line in out.splitlines() if line.startswith(key.prefix + "."))
+    assert (key.name, key.rate, key.scopes) == ("partner", "100/min", ["orders:read", "a"])
+    secret = raw.partition(".")[2]
+    assert key.hashed_secret == hashlib.sha256(secret.encode()).hexdigest()
+
+
+def test_create_api_key_command_rejects_bad_rate():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="rate"):
+        call_command("create_api_key", "partner", "--rate", "fast")
+    assert not ApiKey.objects.exists()
