@@ -1,0 +1,26 @@
+"""Benchmark settings (`make bench`): production-like (DEBUG off, PostgreSQL, Redis, persistent
+connections) on a database of its own, with throttles off so that the load generator measures the
+code and not the rate limiter, and a urlconf that adds the `/bench/floor` baseline view."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env("SECRET_KEY", default="bench-secret-key-not-for-production-0123456789abcdef")
+SIMPLE_JWT["SIGNING_KEY"] = SECRET_KEY
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ROOT_URLCONF = "bench.urls"
+
+DATABASES = {
+    "default": env.db_url(
+        "BENCH_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/bench_marketplace"
+    )
+}
+DATABASES["default"]["CONN_MAX_AGE"] = 600
+CACHES["default"]["LOCATION"] = env("BENCH_REDIS_URL", default="redis://127.0.0.1:6379/14")
+CACHES["default"]["KEY_PREFIX"] = "bench"
+
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = []
+CELERY_TASK_ALWAYS_EAGER = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LOGGING["root"]["level"] = "WARNING"
