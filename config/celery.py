@@ -1,9 +1,208 @@
-import os
+"""Celery on RabbitMQ: JSON only, late acks, dead-letter queues and one retry policy.
 
-from celery import Celery
+Every work queue (`default`, `events`, `notifications`, `media`) is declared with a dead-letter
+exchange, so a message that a task finally rejects lands in `<queue>.dlq`, where
+`manage.py dlq list|requeue` shows and replays it. Tasks use `RetryingTask`:
+
+    from config.celery import RetryingTask, app
+
+    @app.task(base=RetryingTask, queue="notifications")
+    def notification_send(notification_id: str) -> None: ...
+"""
+
+import logging
+import os
+import threading
+from typing import Any
+
+from celery import Celery, Task, signals
+from celery.exceptions import Reject
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+
+logger = logging.getLogger("config.celery")
+
+#: Logical queue names; tasks route with `queue="<name>"`. Physical names get CELERY_QUEUE_PREFIX.
+WORK_QUEUES = ("default", "events", "notifications", "media")
+DEAD_LETTER_SUFFIX = ".dlq"
+
+#: Policy every environment shares; settings (CELERY_*) still hold the env-driven values.
+POLICY: dict[str, Any] = {
+    "accept_content": ["json"],
+    "task_serializer": "json",
+    "result_serializer": "json",
+    "task_acks_late": True,  # a worker crash mid-task redelivers instead of losing the message
+    "task_reject_on_worker_lost": True,
+    "task_acks_on_failure_or_timeout": True,
+    "task_store_errors_even_if_ignored": True,  # `dlq list` shows the error from the backend
+    "task_soft_time_limit": 240,  # raises SoftTimeLimitExceeded in the task: retried like errors
+    "task_time_limit": 300,
+    "worker_prefetch_multiplier": 1,  # one long task never holds a queue of others hostage
+    "task_default_queue": "default",
+    "task_create_missing_queues": False,  # a typo'd queue name fails loudly at publish
+    "worker_hijack_root_logger": False,  # Django's LOGGING stays in charge
+    "broker_connection_retry_on_startup": True,
+    "result_expires": 7 * 24 * 3600,
+    "task_track_started": False,
+}
 
 app = Celery("marketplace")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+_queue_lock = threading.Lock()
+
+
+def dead_letter_exchange(prefix: str = "") -> Exchange:
+    return Exchange(f"{prefix}dlx", type="direct", durable=True)
+
+
+def build_queues(prefix: str = "") -> list[Queue]:
+    """The work queues, each dead-lettering to `<physical name>.dlq` through the DLX."""
+    queues = []
+    for name in WORK_QUEUES:
+        physical = f"{prefix}{name}"
+        queues.append(
+            Queue(
+                physical,
+                Exchange(physical, type="direct", durable=True),
+                routing_key=physical,
+                durable=True,
+                queue_arguments={
+                    "x-dead-letter-exchange": dead_letter_exchange(prefix).name,
+                    "x-dead-letter-routing-key": f"{physical}{DEAD_LETTER_SUFFIX}",
+                },
+                # Tasks keep saying queue="notifications" whatever the prefix.
+                alias=name if prefix else None,
+            )
+        )
+    return queues
+
+
+def build_dead_letter_queues(prefix: str = "") -> list[Queue]:
+    dlx = dead_letter_exchange(prefix)
+    return [
+        Queue(
+            f"{prefix}{name}{DEAD_LETTER_SUFFIX}",
+            dlx,
+            routing_key=f"{prefix}{name}{DEAD_LETTER_SUFFIX}",
+            durable=True,
+        )
+        for name in WORK_QUEUES
+    ]
+
+
+def use_queue_prefix(prefix: str) -> None:
+    """(Re)build the queue table with a physical-name prefix (test runs sharing one broker)."""
+    with _queue_lock:
+        app.conf.queue_prefix = prefix
+        app.conf.task_queues = build_queues(prefix)
+        amqp = app.amqp
+        amqp.queues = app.conf.task_queues
+        amqp.__dict__.pop("default_queue", None)
+        amqp.router = amqp.Router()
+
+
+def physical_queue_name(name: str) -> str:
+    """`notifications` → the queue's real name; an unknown or already physical name is kept."""
+    base, dlq = (
+        (name[: -len(DEAD_LETTER_SUFFIX)], True)
+        if name.endswith(DEAD_LETTER_SUFFIX)
+        else (name, False)
+    )
+    queues = app.amqp.queues
+    queue = queues.aliases.get(base) or (queues.get(base) if base in queues else None)
+    physical = queue.name if queue is not None else base
+    return f"{physical}{DEAD_LETTER_SUFFIX}" if dlq else physical
+
+
+def declare_dead_letter_queues(connection: Any | None = None) -> None:
+    """Declare the DLX and every `<queue>.dlq` so that a rejected message is never dropped."""
+    prefix = app.conf.get("queue_prefix", "")
+    own = connection is None
+    conn = app.connection_for_write() if own else connection
+    try:
+        channel = conn.default_channel
+        for queue in build_dead_letter_queues(prefix):
+            queue(channel).declare()
+        for queue in build_queues(prefix):
+            queue(channel).declare()
+    finally:
+        if own:
+            conn.release()
+
+
+@app.on_after_configure.connect
+def _apply_policy(sender: Celery, **_: Any) -> None:
+    from django.conf import settings
+
+    for key, value in POLICY.items():
+        if not hasattr(settings, f"CELERY_{key.upper()}"):  # a setting wins over the policy
+            sender.conf[key] = value
+    prefix = getattr(settings, "CELERY_QUEUE_PREFIX", "")
+    sender.conf.queue_prefix = prefix
+    sender.conf.task_queues = build_queues(prefix)
+
+
+@signals.worker_init.connect
+def _declare_dead_letters_on_start(sender: Any = None, **_: Any) -> None:
+    # Before the first message is consumed, so the first rejection already has somewhere to go.
+    declare_dead_letter_queues()
+
+
+class RetryingTask(Task):
+    """Retries any exception with exponential backoff and full jitter, then dead-letters.
+
+    Attempts: 1 + `max_retries`. After the last one the message is rejected without requeue, so
+    RabbitMQ moves it to `<queue>.dlq` (see `manage.py dlq`). Tasks must be idempotent: a message
+    can run again after a worker crash (acks_late) or a replay from the DLQ. Run eagerly
+    (CELERY_TASK_ALWAYS_EAGER), the original exception propagates instead.
+    """
+
+    autoretry_for = (Exception,)
+    retry_backoff = 2  # seconds, doubled per attempt: 2, 4, 8, 16, 32 (then capped)
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 5
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def retry(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        exc: BaseException | None = None,
+        throw: bool = True,
+        eta: Any = None,
+        countdown: Any = None,
+        max_retries: int | None = None,
+        **options: Any,
+    ) -> Any:
+        request = self.request
+        limit = self.max_retries if max_retries is None else max_retries
+        if (
+            limit is not None
+            and request.retries >= limit
+            and not request.called_directly
+            and not request.is_eager
+        ):
+            logger.error(
+                "task %s[%s] failed after %d attempts, dead-lettering: %r",
+                self.name,
+                request.id,
+                request.retries + 1,
+                exc,
+                extra={"task_id": request.id, "task_name": self.name},
+            )
+            raise Reject(exc, requeue=False)
+        return super().retry(
+            args=args,
+            kwargs=kwargs,
+            exc=exc,
+            throw=throw,
+            eta=eta,
+            countdown=countdown,
+            max_retries=max_retries,
+            **options,
+        )

@@ -4,6 +4,8 @@ from rest_framework.test import APIClient
 
 from tests.users.factories import UserFactory
 
+pytest_plugins = ["tests.brokers"]  # kafka_bootstrap, kafka_settings, celery_worker_real
+
 
 def _clear_own_cache() -> None:
     # Only this run's keys (the test settings give each process its own key prefix): never FLUSHDB,

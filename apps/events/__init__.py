@@ -1,5 +1,17 @@
-"""Transactional outbox. `emit()` in a service; `subscribe()` in AppConfig.ready()."""
+"""Transactional outbox. `emit()` in a service; `subscribe()` in AppConfig.ready().
 
+from apps.events import emit, idempotent_handler, subscribe
+
+emit("order.placed", order.id, {"order_id": str(order.id), ...})   # inside the transaction
+
+@idempotent_handler("notifications.order_placed")
+def on_order_placed(event: dict) -> None:   # {event_id, type, version, occurred_at, key, data}
+    notification_send.delay(event["data"]["order_id"])
+
+subscribe("order.placed", on_order_placed)
+"""
+
+from collections.abc import Callable
 from typing import Any
 
 
@@ -13,3 +25,9 @@ def subscribe(event_type: str, handler: Any) -> None:
     from apps.events.registry import subscribe as _subscribe
 
     _subscribe(event_type, handler)
+
+
+def idempotent_handler(consumer: str) -> Callable:
+    from apps.events.dedupe import idempotent_handler as _idempotent_handler
+
+    return _idempotent_handler(consumer)

@@ -30,3 +30,8 @@ def subscribe(event_type: str, handler: Handler) -> None:
 
 def handlers_for(event_type: str) -> list[Handler]:
     return [*_subscribers.get(event_type, ()), *_subscribers.get("*", ())]
+
+
+def unsubscribe(event_type: str, handler: Handler) -> None:
+    if handler in _subscribers.get(event_type, ()):
+        _subscribers[event_type].remove(handler)

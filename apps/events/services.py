@@ -1,6 +1,9 @@
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from apps.events.models import OutboxEvent
 from apps.events.registry import topic_for
@@ -18,3 +21,26 @@ def event_emit(*, type: str, key: str, data: dict[str, Any], version: int = 1) -
     )
     transaction.on_commit(schedule_relay)
     return event
+
+
+@transaction.atomic
+def events_republish(*, event_ids: Iterable[Any]) -> int:
+    """Mark events pending again (admin action); the relay re-delivers them in `seq` order.
+
+    Consumers see the same event_id again and dedupe it; returns how many were reset.
+    """
+    from apps.events.relay import schedule_relay
+
+    count = OutboxEvent.objects.filter(pk__in=list(event_ids)).update(
+        published_at=None, attempts=0, last_error=""
+    )
+    if count:
+        transaction.on_commit(schedule_relay)
+    return count
+
+
+def events_prune(*, older_than_days: int) -> int:
+    """Delete published events older than N days (by publication time); pending ones are kept."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = OutboxEvent.objects.filter(published_at__lt=cutoff).delete()
+    return deleted

@@ -214,10 +214,25 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 # --- Kafka (off when unset; subscribers still run)
 KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="")
+# Physical queue names get this prefix (isolates test runs or stacks sharing one RabbitMQ).
+CELERY_QUEUE_PREFIX = env("CELERY_QUEUE_PREFIX", default="")
+# The one beat schedule: apps add their periodic tasks here (key = entry name).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "events-relay-sweep": {
+        "task": "events.relay_sweep",
+        "schedule": env.float("EVENTS_RELAY_SWEEP_SECONDS", default=10.0),
+        "options": {"queue": "events", "expires": 10},
+    },
+}
 KAFKA_TOPIC_PREFIX = env("KAFKA_TOPIC_PREFIX", default="")
 
 # --- Media storage
 STORAGE_BACKEND = env("STORAGE_BACKEND", default="filesystem")
+# Extra librdkafka producer settings (e.g. {"message.timeout.ms": 10000}); security.* go here.
+KAFKA_PRODUCER_CONFIG: dict = env.json("KAFKA_PRODUCER_CONFIG", default={})
+KAFKA_MESSAGE_TIMEOUT_MS = env.int("KAFKA_MESSAGE_TIMEOUT_MS", default=30000)
+EVENTS_RELAY_BATCH_SIZE = env.int("EVENTS_RELAY_BATCH_SIZE", default=200)
+EVENTS_RELAY_LOCK_TTL = env.int("EVENTS_RELAY_LOCK_TTL_SECONDS", default=120)
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="us-east-1")
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)

@@ -1,0 +1,16 @@
+"""Relay tasks on the `events` queue: after-commit trigger and the periodic sweep."""
+
+from apps.events.relay import clear_scheduled_flag, relay_run
+from config.celery import app
+
+
+@app.task(name="events.relay", queue="events", ignore_result=True)
+def relay_events_task() -> int:
+    clear_scheduled_flag()  # events committed from now on schedule another run
+    return relay_run().published
+
+
+@app.task(name="events.relay_sweep", queue="events", ignore_result=True)
+def relay_sweep() -> int:
+    """Beat, every ~10 s: anything a crash, an outage or a lost trigger left behind."""
+    return relay_run().published
