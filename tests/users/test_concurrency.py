@@ -1,0 +1,75 @@
+"""Races the database must arbitrate: real threads, real connections, PostgreSQL row locks."""
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from apps.users.errors import TokenReused
+from apps.users.models import Shop, ShopFollow
+from apps.users.services import session_refresh, session_tokens_issue, shop_follow
+from tests.services import need_postgres
+from tests.users.factories import ShopFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls at once; each result is the return value or the exception raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_concurrent_refresh_with_one_token_yields_one_winner():
+    need_postgres()
+    user = UserFactory()
+    refresh = session_tokens_issue(user=user)["refresh"]
+    results = race(*(lambda: session_refresh(raw_refresh=refresh) for _ in range(4)))
+    winners = [r for r in results if isinstance(r, dict)]
+    assert len(winners) == 1, results
+    assert all(isinstance(r, TokenReused) for r in results if r not in winners)
+    # the reuse revoked the winner's new token too
+    response = APIClient().post("/api/v1/auth/refresh", {"refresh": winners[0]["refresh"]})
+    assert response.status_code == 401
+
+
+def test_concurrent_follows_count_once():
+    need_postgres()
+    shop = ShopFactory()
+    user = UserFactory()
+    results = race(*(lambda: shop_follow(shop=shop, user=user) for _ in range(4)))
+    assert sorted(results, key=str) == [False, False, False, True]
+    shop.refresh_from_db()
+    assert shop.follower_count == 1
+    assert ShopFollow.objects.count() == 1
+    assert connection.vendor == "postgresql"
+
+
+def test_concurrent_shop_creates_for_one_owner_make_one_shop():
+    need_postgres()
+    from apps.users.errors import ShopAlreadyExists
+    from apps.users.services import shop_create
+
+    owner = UserFactory()
+    results = race(*(lambda n=n: shop_create(owner=owner, name=f"Race {n}") for n in range(3)))
+    assert sum(isinstance(r, Shop) for r in results) == 1, results
+    assert sum(isinstance(r, ShopAlreadyExists) for r in results) == 2
+    assert Shop.objects.filter(owner=owner).count() == 1
