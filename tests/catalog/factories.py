@@ -10,15 +10,26 @@ from apps.catalog.services import product_create, product_publish
 VALID_ATTRIBUTES: dict[str, dict[str, Any]] = {
     "electronics": {"manufacturer": "Acme", "model": "X1", "color": "black", "warranty_months": 24},
     "clothing": {"brand": "Loom", "size": "M", "material": "cotton", "color": "navy"},
-    "furniture": {"brand": "Oakly", "material": "oak", "dimensions": "120x60x75 cm", "color": "natural"},
-    "motorbike": {"manufacturer": "Moto", "model": "R6", "engine_cc": 600, "year": 2022, "color": "red"},
+    "furniture": {
+        "brand": "Oakly",
+        "material": "oak",
+        "dimensions": "120x60x75 cm",
+        "color": "natural",
+    },
+    "motorbike": {
+        "manufacturer": "Moto",
+        "model": "R6",
+        "engine_cc": 600,
+        "year": 2022,
+        "color": "red",
+    },
 }
 
 
 def category(name: str, parent: Category | None = None, **fields: Any) -> Category:
     slug = fields.pop("slug", name.lower().replace(" ", "-"))
     if parent is None:
-        return Category.add_root(name=name, slug=slug, **fields)
+        return Category.objects.add_root(name=name, slug=slug, **fields)
     return parent.add_child(name=name, slug=slug, **fields)
 
 

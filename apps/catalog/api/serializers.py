@@ -187,7 +187,9 @@ class ProductCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     category = serializers.CharField(required=False, allow_null=True, help_text="id or slug")
-    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
     attributes = serializers.DictField(required=False, default=dict)
     variants = ProductVariantInput(many=True, required=False, allow_empty=False)
     stock = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
