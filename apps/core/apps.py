@@ -5,3 +5,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "apps.core"
     label = "core"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI extensions (the Bearer JWT security scheme).
+        from apps.core import openapi  # noqa: F401

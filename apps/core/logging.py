@@ -21,11 +21,14 @@ _SECRET = re.compile(
 _SCHEME = re.compile(r"(?i)\b(bearer|basic|token|api-?key)(\s+)[A-Za-z0-9._~+/=-]+")
 # A JWT anywhere (three base64url segments, the first one a JSON header).
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Our API keys (`mk_<hex prefix>.<secret>`): the prefix is not secret and helps to trace a client.
+_API_KEY = re.compile(r"\b(mk_[0-9a-f]{4,16}\.)[A-Za-z0-9_-]+")
 REDACTED = "[redacted]"
 
 
 def redact(text: str) -> str:
     text = _JWT.sub(REDACTED, text)
+    text = _API_KEY.sub(rf"\1{REDACTED}", text)
     text = _SCHEME.sub(rf"\1\2{REDACTED}", text)
     return _SECRET.sub(rf"\1{REDACTED}", text)
 

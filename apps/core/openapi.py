@@ -6,15 +6,18 @@
                    codes={409: ["catalog.sku_taken"]})},
     )
 
-The schema class also adds the responses every operation can give without being told: 400 for
-operations with a body, 401 where authentication is required, 429 where throttles apply.
+The schema class also adds what every operation can give without being told: 400 for operations
+with a body, 401 where authentication is required, 429 where throttles apply, and on POST the
+optional `Idempotency-Key` header with its 422 `idempotency.key_reused`.
 """
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -79,8 +82,27 @@ def problem_responses(
     }
 
 
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name="Idempotency-Key",
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Up to 255 characters. A retry with the same key (same caller, within 24 h) returns the "
+        "first response with `Idempotent-Replayed: true` instead of acting again; the same key "
+        "with a different body is 422 `idempotency.key_reused`."
+    ),
+)
+
+
 class ProblemAutoSchema(AutoSchema):
     """drf-spectacular's schema plus the problem+json responses implied by the view itself."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = list(super().get_override_parameters())
+        if self.method == "POST":
+            parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+        return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
@@ -92,10 +114,31 @@ class ProblemAutoSchema(AutoSchema):
             implied.append(401)
         if getattr(self.view, "get_throttles", None) and self.view.get_throttles():
             implied.append(429)
+        codes: dict[int, list[str]] = {}
+        if self.method == "POST":
+            implied.append(422)
+            codes[422] = ["idempotency.key_reused"]
         for status in implied:
             if str(status) in responses:
                 continue
             responses[str(status)] = self._get_response_for_code(
-                problem_response(status), str(status), [PROBLEM_CONTENT_TYPE], direction
+                problem_response(status, codes.get(status, ())),
+                str(status),
+                [PROBLEM_CONTENT_TYPE],
+                direction,
             )
         return responses
+
+
+class BearerJWTScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer <access token>` for our simplejwt subclass."""
+
+    target_class = "apps.core.authentication.BearerJWTAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
+        return build_bearer_security_scheme_object(
+            header_name="Authorization",
+            token_prefix="Bearer",  # noqa: S106 (the scheme name, not a secret)
+            bearer_format="JWT",
+        )

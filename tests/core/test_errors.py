@@ -1,7 +1,6 @@
 """Every error is RFC 9457 application/problem+json with a stable code."""
 
 import json
-import logging
 import uuid
 
 import pytest
@@ -204,22 +203,3 @@ def test_too_large_body_is_413_problem(api_client, settings):
         "/api/v1/test/echo", data=json.dumps({"pad": "x" * 500}), content_type="application/json"
     )
     assert_problem(response, 413, "request.too_large")
-
-
-@pytest.fixture
-def json_log():
-    """The production formatter and filter on a handler attached to the root logger."""
-    import io
-
-    from apps.core.logging import JsonFormatter, RequestIdFilter
-
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
