@@ -179,7 +179,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "HealthCheckStatusEnum": "apps.core.api.serializers.CHECK_CHOICES",
+        "HealthStatusEnum": "apps.core.api.serializers.HEALTH_CHOICES",
+    },
 }
 
 # --- CORS and security headers
