@@ -1,0 +1,378 @@
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.catalog.models import Product
+from apps.discounts.models import Discount, DiscountRedemption
+from apps.users.models import Shop
+from tests.cart.factories import ProductFactory, category, stocked_variant
+from tests.conftest import auth_client
+from tests.discounts.factories import DiscountFactory
+from tests.users.factories import ShopFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SELLER = "/api/v1/seller/discounts"
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def shop():
+    return ShopFactory()
+
+
+@pytest.fixture
+def seller(shop):
+    return auth_client(shop.owner)
+
+
+def payload(**fields):
+    body = {"code": "SAVE10", "name": "Save ten", "type": "percentage", "value": "10.00"}
+    body.update(fields)
+    return body
+
+
+def test_create_returns_201_with_every_field(seller, shop):
+    product = ProductFactory(shop=shop)
+    ends = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    response = seller.post(
+        SELLER,
+        payload(
+            description="Ten percent",
+            max_discount_amount="25.00",
+            min_order_value="50.00",
+            max_uses=100,
+            max_uses_per_user=1,
+            ends_at=ends.isoformat(),
+            applies_to="products",
+            product_ids=[str(product.pk)],
+            combinable=True,
+        ),
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    discount = Discount.objects.get()
+    assert body == {
+        "id": str(discount.pk),
+        "code": "SAVE10",
+        "name": "Save ten",
+        "description": "Ten percent",
+        "type": "percentage",
+        "value": "10.00",
+        "max_discount_amount": "25.00",
+        "min_order_value": "50.00",
+        "max_uses": 100,
+        "max_uses_per_user": 1,
+        "uses_count": 0,
+        "starts_at": None,
+        "ends_at": ends.isoformat().replace("+00:00", "Z"),
+        "is_active": True,
+        "is_public": False,
+        "applies_to": "products",
+        "product_ids": [str(product.pk)],
+        "category_ids": [],
+        "combinable": True,
+        "currency": "USD",
+        "created_at": body["created_at"],
+        "updated_at": body["updated_at"],
+    }
+    assert discount.shop == shop
+
+
+def test_shop_and_counters_cannot_be_mass_assigned(seller, shop):
+    other = ShopFactory()
+    response = seller.post(
+        SELLER,
+        payload(uses_count=99, shop=str(other.pk), shop_id=str(other.pk), id=str(uuid.uuid4())),
+    )
+    assert response.status_code == 201
+    discount = Discount.objects.get()
+    assert (discount.shop_id, discount.uses_count) == (shop.pk, 0)
+    assert str(discount.pk) == response.json()["id"]
+    patched = seller.patch(f"{SELLER}/{discount.pk}", {"uses_count": 50, "shop": str(other.pk)})
+    assert patched.status_code == 200
+    discount.refresh_from_db()
+    assert (discount.shop_id, discount.uses_count) == (shop.pk, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "pointer"),
+    [
+        ({"value": "150"}, "/value"),
+        ({"value": "0"}, "/value"),
+        ({"type": "fixed_amount", "value": "-1"}, "/value"),
+        ({"type": "bogus"}, "/type"),
+        ({"code": "a b"}, "/code"),
+        ({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}, "/ends_at"),
+        ({"applies_to": "products"}, "/product_ids"),
+        ({"applies_to": "categories"}, "/category_ids"),
+        ({"max_uses": 0}, "/max_uses"),
+    ],
+)
+def test_invalid_discounts_are_400_with_pointers(seller, fields, pointer):
+    response = seller.post(SELLER, payload(**fields), format="json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROBLEM
+    assert pointer in [e["pointer"] for e in response.json()["errors"]]
+    assert not Discount.objects.exists()
+
+
+def test_products_and_categories_must_belong_to_the_shop_or_be_global(seller, shop):
+    foreign_product = ProductFactory()
+    foreign_category = category("Foreign", shop=ShopFactory())
+    own_category = category("Own", shop=shop)
+    global_category = category("Global")
+    bad_product = seller.post(
+        SELLER,
+        payload(applies_to="products", product_ids=[str(foreign_product.pk)]),
+        format="json",
+    )
+    assert bad_product.status_code == 400
+    assert bad_product.json()["errors"][0]["pointer"] == "/product_ids"
+    bad_category = seller.post(
+        SELLER,
+        payload(applies_to="categories", category_ids=[str(foreign_category.pk)]),
+        format="json",
+    )
+    assert bad_category.status_code == 400
+    assert bad_category.json()["errors"][0]["pointer"] == "/category_ids"
+    assert not Discount.objects.exists()
+    ok = seller.post(
+        SELLER,
+        payload(
+            applies_to="categories", category_ids=[str(own_category.pk), str(global_category.pk)]
+        ),
+        format="json",
+    )
+    assert ok.status_code == 201
+    assert sorted(ok.json()["category_ids"]) == sorted(
+        [str(own_category.pk), str(global_category.pk)]
+    )
+
+
+def test_code_is_unique_per_shop_case_insensitively(seller, shop):
+    assert seller.post(SELLER, payload(code="Spring")).status_code == 201
+    response = seller.post(SELLER, payload(code="SPRING"))
+    assert response.status_code == 409
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "discount.code_taken"
+    other_shop = ShopFactory()
+    assert auth_client(other_shop.owner).post(SELLER, payload(code="spring")).status_code == 201
+
+
+def test_patch_validates_against_the_stored_state(seller, shop):
+    discount = DiscountFactory(shop=shop, type="fixed_amount", value=Decimal("200"))
+    response = seller.patch(f"{SELLER}/{discount.pk}", {"type": "percentage"})
+    assert response.status_code == 400
+    discount.refresh_from_db()
+    assert discount.type == "fixed_amount"
+    used = DiscountFactory(shop=shop, max_uses=10, uses_count=5)
+    below = seller.patch(f"{SELLER}/{used.pk}", {"max_uses": 4})
+    assert below.status_code == 400
+    assert below.json()["errors"][0]["pointer"] == "/max_uses"
+    ok = seller.patch(f"{SELLER}/{used.pk}", {"max_uses": 5, "name": "Renamed"})
+    assert ok.status_code == 200
+    assert ok.json()["name"] == "Renamed"
+
+
+def test_permission_matrix(shop, seller, api_client):
+    discount = DiscountFactory(shop=shop)
+    detail = f"{SELLER}/{discount.pk}"
+    other_seller = auth_client(ShopFactory().owner)
+    no_shop = auth_client(UserFactory())
+    for method, url in [
+        ("get", SELLER),
+        ("post", SELLER),
+        ("get", detail),
+        ("patch", detail),
+        ("delete", detail),
+    ]:
+        anonymous = getattr(api_client, method)(url, {})
+        assert anonymous.status_code == 401, (method, url)
+        assert anonymous["Content-Type"] == PROBLEM
+        assert getattr(no_shop, method)(url, {}).status_code == 403, (method, url)
+    for method in ("get", "patch", "delete"):
+        response = getattr(other_seller, method)(detail, {"name": "Mine now"})
+        assert response.status_code == 404, method
+        assert response.json()["code"] == "discount.not_found"
+    assert other_seller.get(SELLER).json()["results"] == []
+    assert Discount.objects.get().name == discount.name
+    listed = seller.get(SELLER).json()
+    assert [d["id"] for d in listed["results"]] == [str(discount.pk)]
+    assert seller.get(detail).status_code == 200
+
+
+def test_delete_unused_removes_used_deactivates(seller, shop):
+    unused = DiscountFactory(shop=shop)
+    used = DiscountFactory(shop=shop)
+    DiscountRedemption.objects.create(
+        discount=used, user=UserFactory(), order_id=uuid.uuid4(), amount=Decimal("1.00")
+    )
+    assert seller.delete(f"{SELLER}/{unused.pk}").status_code == 204
+    assert not Discount.objects.filter(pk=unused.pk).exists()
+    assert seller.delete(f"{SELLER}/{used.pk}").status_code == 204
+    used.refresh_from_db()
+    assert used.is_active is False
+    assert used.redemptions.count() == 1
+
+
+def test_seller_list_query_count_is_constant(seller, shop):
+    DiscountFactory(shop=shop)
+    with CaptureQueriesContext(connection) as one:
+        seller.get(SELLER)
+    for _ in range(5):
+        d = DiscountFactory(shop=shop, applies_to="products")
+        d.products.add(ProductFactory(shop=shop))
+    with CaptureQueriesContext(connection) as many:
+        assert len(seller.get(SELLER).json()["results"]) == 6
+    assert len(many) == len(one)
+
+
+# --- public
+
+
+def test_shop_listing_shows_public_active_current_codes_only(api_client, shop):
+    now = timezone.now()
+    visible = DiscountFactory(shop=shop, code="VISIBLE")
+    DiscountFactory(shop=shop, code="PRIVATE", is_public=False)
+    DiscountFactory(shop=shop, code="OFF", is_active=False)
+    DiscountFactory(shop=shop, code="LATER", starts_at=now + timedelta(days=1))
+    DiscountFactory(shop=shop, code="OVER", ends_at=now - timedelta(seconds=1))
+    DiscountFactory(shop=shop, code="GONE", max_uses=1, uses_count=1)
+    DiscountFactory(code="ELSEWHERE")
+    response = api_client.get(f"/api/v1/shops/{shop.slug}/discounts")
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [d["code"] for d in results] == ["VISIBLE"]
+    assert results[0]["id"] == str(visible.pk)
+    assert "uses_count" not in results[0]
+    assert results[0]["currency"] == "USD"
+    assert api_client.get(f"/api/v1/shops/{shop.pk}/discounts").json()["count"] == 1
+    missing = api_client.get("/api/v1/shops/no-such-shop/discounts")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "shop.not_found"
+    Shop.objects.filter(pk=shop.pk).update(status=Shop.Status.SUSPENDED)
+    assert api_client.get(f"/api/v1/shops/{shop.slug}/discounts").status_code == 404
+
+
+def test_products_for_code_follow_applies_to(api_client, shop):
+    root = category("Root")
+    child = category("Child", parent=root)
+    in_child = ProductFactory(shop=shop, name="A in child", category=child)
+    in_root = ProductFactory(shop=shop, name="B in root", category=root)
+    uncategorised = ProductFactory(shop=shop, name="C none")
+    ProductFactory(shop=shop, name="D draft", status=Product.Status.DRAFT, category=child)
+    ProductFactory(name="E other shop", category=child)
+    by_category = DiscountFactory(shop=shop, code="CAT", applies_to="categories")
+    by_category.categories.add(child)
+    by_product = DiscountFactory(shop=shop, code="PROD", applies_to="products")
+    by_product.products.add(uncategorised)
+    DiscountFactory(shop=shop, code="ALL")
+
+    def names(code):
+        response = api_client.get(f"/api/v1/discounts/{code}/products", {"shop": shop.slug})
+        assert response.status_code == 200
+        return [p["name"] for p in response.json()["results"]]
+
+    assert names("cat") == ["A in child"]
+    assert names("PROD") == ["C none"]
+    assert names("ALL") == ["A in child", "B in root", "C none"]
+    by_category.categories.set([root])
+    assert names("CAT") == ["A in child", "B in root"]
+    assert in_child and in_root
+    unknown = api_client.get("/api/v1/discounts/NOPE/products", {"shop": shop.slug})
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "discount.not_found"
+    no_shop = api_client.get("/api/v1/discounts/ALL/products")
+    assert no_shop.status_code == 400
+    assert no_shop["Content-Type"] == PROBLEM
+
+
+# --- validate
+
+VALIDATE = "/api/v1/discounts/validate"
+
+
+def test_validate_uses_cart_lines_of_that_shop_by_default(user, shop):
+    client = auth_client(user)
+    v1 = stocked_variant(price="30.00", shop=shop)
+    v2 = stocked_variant(price="20.00", shop=shop)
+    elsewhere = stocked_variant(price="100.00")
+    for variant, quantity in ((v1, 1), (v2, 2), (elsewhere, 1)):
+        client.post("/api/v1/cart/items", {"variant_id": str(variant.pk), "quantity": quantity})
+    DiscountFactory(shop=shop, code="TEN", value=Decimal("10"))
+    response = client.post(VALIDATE, {"shop": shop.slug, "code": "ten"})
+    assert response.status_code == 200
+    assert response.json() == {
+        "code": "TEN",
+        "eligible_subtotal": "70.00",
+        "discount_amount": "7.00",
+        "currency": "USD",
+    }
+
+
+def test_validate_with_explicit_items_ignores_client_prices(user_client, shop):
+    variant = stocked_variant(price="40.00", shop=shop)
+    DiscountFactory(shop=shop, code="FIVE", type="fixed_amount", value=Decimal("5"))
+    response = user_client.post(
+        VALIDATE,
+        {
+            "shop": str(shop.pk),
+            "code": "FIVE",
+            "items": [{"variant_id": str(variant.pk), "quantity": 2, "unit_price": "0.01"}],
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["eligible_subtotal"] == "80.00"
+    assert response.json()["discount_amount"] == "5.00"
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"is_active": False}, "discount.inactive"),
+        ({"starts_at": timezone.now() + timedelta(days=1)}, "discount.not_started"),
+        ({"ends_at": timezone.now() - timedelta(days=1)}, "discount.expired"),
+        ({"min_order_value": Decimal("100.00")}, "discount.min_order_value"),
+        ({"max_uses": 1, "uses_count": 1}, "discount.usage_limit"),
+        ({"max_uses_per_user": 1}, "discount.user_usage_limit"),
+        ({"applies_to": "products"}, "discount.not_applicable"),
+    ],
+)
+def test_validate_refusals_are_422(user, shop, fields, code):
+    client = auth_client(user)
+    variant = stocked_variant(price="10.00", shop=shop)
+    discount = DiscountFactory(shop=shop, code="X1", **fields)
+    if code == "discount.user_usage_limit":
+        DiscountRedemption.objects.create(
+            discount=discount, user=user, order_id=uuid.uuid4(), amount=Decimal(1)
+        )
+    response = client.post(
+        VALIDATE,
+        {
+            "shop": shop.slug,
+            "code": "X1",
+            "items": [{"variant_id": str(variant.pk), "quantity": 1}],
+        },
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == code
+    assert response.json()["discount_code"] == "X1"
+
+
+def test_validate_unknown_code_is_404_and_anonymous_401(user_client, api_client, shop):
+    DiscountFactory(code="MINE")  # another shop's code
+    response = user_client.post(VALIDATE, {"shop": shop.slug, "code": "MINE"})
+    assert response.status_code == 404
+    assert response.json()["code"] == "discount.not_found"
+    assert api_client.post(VALIDATE, {"shop": shop.slug, "code": "MINE"}).status_code == 401
+    assert user_client.post(VALIDATE, {"code": "MINE"}).status_code == 400
