@@ -336,3 +336,26 @@ def test_movements_of_a_variant_without_stock_row_is_empty(seller_client, shop):
 
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+# --- product detail shows stock on the next read --------------------------------------------
+
+
+def test_stock_changes_show_in_product_detail_on_the_next_read(
+    api_client, seller_client, item, django_capture_on_commit_callbacks
+):
+    path = f"/api/v1/products/{item.variant.product_id}"
+    before = api_client.get(path)
+    assert before.status_code == 200
+    assert [v["available"] for v in before.json()["variants"]] == [7]
+    assert api_client.get(path, HTTP_IF_NONE_MATCH=before["ETag"]).status_code == 304
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_reserve(lines=[StockLine(item.variant_id, 2)])
+    after_reserve = api_client.get(path, HTTP_IF_NONE_MATCH=before["ETag"])
+    assert after_reserve.status_code == 200
+    assert [v["available"] for v in after_reserve.json()["variants"]] == [5]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        seller_client.post(url(item.variant_id, "adjust"), {"delta": 10, "reason": "restock"})
+    assert [v["available"] for v in api_client.get(path).json()["variants"]] == [15]
