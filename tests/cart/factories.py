@@ -45,5 +45,5 @@ def stocked_variant(
 def category(name: str, parent: Category | None = None, **fields: Any) -> Category:
     slug = fields.pop("slug", name.lower().replace(" ", "-"))
     if parent is None:
-        return Category.objects.add_root(name=name, slug=slug, **fields)
-    return Category.objects.add_child(parent, name=name, slug=slug, **fields)
+        return Category.objects.add_root({"name": name, "slug": slug, **fields})
+    return Category.objects.add_child(parent, {"name": name, "slug": slug, **fields})
