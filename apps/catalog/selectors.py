@@ -73,7 +73,7 @@ def _variants(*, active_only: bool) -> Prefetch:
     return Prefetch("variants", queryset=variants)
 
 
-# --- public list --------------------------------------------------------------------------------
+# --- public list ----------
 
 
 @dataclass
@@ -139,7 +139,7 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     )
 
 
-# --- detail -------------------------------------------------------------------------------------
+# --- detail ----------
 
 
 def product_detail_queryset(*, active_variants_only: bool) -> QuerySet[Product]:
@@ -190,7 +190,7 @@ def product_resolve_id(*, ident: str, user: Any, shop: str = "") -> UUID:
     return found
 
 
-# --- seller -------------------------------------------------------------------------------------
+# --- seller ----------
 
 
 def product_scope_for(actor: Any) -> QuerySet[Product]:
@@ -251,7 +251,7 @@ def seller_product_list(*, actor: Any, status: str = "", search: str = "") -> Qu
     )
 
 
-# --- categories ---------------------------------------------------------------------------------
+# --- categories ----------
 
 
 def category_tree() -> list[dict[str, Any]]:

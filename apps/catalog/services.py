@@ -41,7 +41,7 @@ MAX_IMAGES = 20
 USABLE_ASSET_STATUSES = ("processing", "ready")
 
 
-# --- helpers ------------------------------------------------------------------------------------
+# --- helpers ----------
 
 
 def _raise_if(errors: list[FieldError], detail: str) -> None:
@@ -237,7 +237,7 @@ def _variant_errors(
     return errors
 
 
-# --- products -----------------------------------------------------------------------------------
+# --- products ----------
 
 
 @transaction.atomic
@@ -445,7 +445,7 @@ def product_refresh_derived(*, product: Product) -> None:
     _changed(product, search=True)
 
 
-# --- variants -----------------------------------------------------------------------------------
+# --- variants ----------
 
 
 def _duplicate_options_check(

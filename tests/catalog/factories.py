@@ -28,9 +28,10 @@ VALID_ATTRIBUTES: dict[str, dict[str, Any]] = {
 
 def category(name: str, parent: Category | None = None, **fields: Any) -> Category:
     slug = fields.pop("slug", name.lower().replace(" ", "-"))
+    data = {"name": name, "slug": slug, **fields}
     if parent is None:
-        return Category.objects.add_root(name=name, slug=slug, **fields)
-    return parent.add_child(name=name, slug=slug, **fields)
+        return Category.objects.add_root(data)
+    return Category.objects.add_child(parent, data)
 
 
 def make_product(

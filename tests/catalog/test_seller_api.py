@@ -32,7 +32,7 @@ def _problem(response, status, code):
     return response.json()
 
 
-# --- create ---------------------------------------------------------------------------------------
+# --- create ----------
 
 
 def test_create_without_variants_makes_a_draft_with_a_default_variant_and_stock(
@@ -242,7 +242,7 @@ def test_create_permissions(api_client, user_client):
     assert Product.objects.count() == 0
 
 
-# --- update ---------------------------------------------------------------------------------------
+# --- update ----------
 
 
 def test_patch_merges_attributes_key_by_key_and_null_removes(seller_client, shop):
@@ -329,7 +329,7 @@ def test_patch_replaces_images(seller_client, shop, seller):
     assert ProductImage.objects.filter(product=product).count() == 2
 
 
-# --- permission matrix on every write endpoint ----------------------------------------------------
+# --- permission matrix on every write endpoint ----------
 
 
 def _write_calls(product, variant):
@@ -386,7 +386,7 @@ def test_write_endpoints_succeed_for_owner_and_staff(index, seller_client, staff
         assert response.status_code in (200, 201, 204), response.content
 
 
-# --- variants -------------------------------------------------------------------------------------
+# --- variants ----------
 
 
 def test_variant_crud(seller_client, shop):
@@ -505,7 +505,7 @@ def test_unknown_variant_is_404(seller_client, shop, other_shop):
         _problem(response, 404, "catalog.variant_not_found")
 
 
-# --- publish, unpublish, archive ------------------------------------------------------------------
+# --- publish, unpublish, archive ----------
 
 
 def test_publish_and_unpublish_emit_events(seller_client, shop):
@@ -572,7 +572,7 @@ def test_delete_archives_hides_and_keeps(seller_client, api_client, shop):
     )
 
 
-# --- seller list ----------------------------------------------------------------------------------
+# --- seller list ----------
 
 
 def test_seller_products_lists_own_with_status_and_search(seller_client, shop, other_shop):
