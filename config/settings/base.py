@@ -182,6 +182,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "HealthCheckStatusEnum": "apps.core.api.serializers.CHECK_CHOICES",
         "HealthStatusEnum": "apps.core.api.serializers.HEALTH_CHOICES",
+        "ReviewStatusEnum": "apps.reviews.models.Review.Status",
     },
 }
 
@@ -214,9 +215,6 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="amqp://guest:guest@127.0.0
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
-
-# --- Kafka (off when unset; subscribers still run)
-KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="")
 # Physical queue names get this prefix (isolates test runs or stacks sharing one RabbitMQ).
 CELERY_QUEUE_PREFIX = env("CELERY_QUEUE_PREFIX", default="")
 # The one beat schedule: apps add their periodic tasks here (key = entry name).
@@ -227,15 +225,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"queue": "events", "expires": 10},
     },
 }
-KAFKA_TOPIC_PREFIX = env("KAFKA_TOPIC_PREFIX", default="")
 
-# --- Media storage
-STORAGE_BACKEND = env("STORAGE_BACKEND", default="filesystem")
+# --- Kafka (off when unset; subscribers still run)
+KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", default="")
+KAFKA_TOPIC_PREFIX = env("KAFKA_TOPIC_PREFIX", default="")
 # Extra librdkafka producer settings (e.g. {"message.timeout.ms": 10000}); security.* go here.
 KAFKA_PRODUCER_CONFIG: dict = env.json("KAFKA_PRODUCER_CONFIG", default={})
 KAFKA_MESSAGE_TIMEOUT_MS = env.int("KAFKA_MESSAGE_TIMEOUT_MS", default=30000)
 EVENTS_RELAY_BATCH_SIZE = env.int("EVENTS_RELAY_BATCH_SIZE", default=200)
 EVENTS_RELAY_LOCK_TTL = env.int("EVENTS_RELAY_LOCK_TTL_SECONDS", default=120)
+
+# --- Media storage
+STORAGE_BACKEND = env("STORAGE_BACKEND", default="filesystem")
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="us-east-1")
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)
@@ -244,6 +245,7 @@ AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default=None)
 AWS_S3_CUSTOM_DOMAIN = env("AWS_S3_CUSTOM_DOMAIN", default=None)
 AWS_QUERYSTRING_AUTH = env.bool("AWS_QUERYSTRING_AUTH", default=True)
 AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=3600)
+AWS_S3_SIGNATURE_VERSION = env("AWS_S3_SIGNATURE_VERSION", default="s3v4")  # SigV2 is retired
 CLOUDINARY_URL = env("CLOUDINARY_URL", default="")
 # CloudFront signed URLs when AWS_S3_CUSTOM_DOMAIN is a CloudFront distribution (PEM private key).
 AWS_CLOUDFRONT_KEY_ID = env("AWS_CLOUDFRONT_KEY_ID", default=None)
@@ -256,6 +258,11 @@ MEDIA_FETCH_TIMEOUT = env.float("MEDIA_FETCH_TIMEOUT_SECONDS", default=10.0)
 MEDIA_FETCH_MAX_REDIRECTS = env.int("MEDIA_FETCH_MAX_REDIRECTS", default=3)
 MEDIA_FETCH_CA_BUNDLE = env("MEDIA_FETCH_CA_BUNDLE", default=None)
 MEDIA_ORPHAN_HOURS = env.int("MEDIA_ORPHAN_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["media-cleanup-orphans"] = {
+    "task": "media.cleanup_orphans",
+    "schedule": env.float("MEDIA_CLEANUP_SECONDS", default=3600.0),
+    "options": {"queue": "media", "expires": 3600},
+}
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
