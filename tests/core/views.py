@@ -127,6 +127,14 @@ class GroupCreateApi(APIView):
         return response
 
 
+class SlowApi(APIView):
+    """Acts without the database (a waiter test needs no transactional test case)."""
+
+    def post(self, request):
+        time.sleep(float(request.query_params.get("delay", 0)))
+        return Response({"nonce": uuid.uuid4().hex}, status=201)
+
+
 class FlakyApi(APIView):
     """Fails with a 500 the first time, then creates the row."""
 
