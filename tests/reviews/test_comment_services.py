@@ -40,7 +40,7 @@ def test_multi_level_thread_in_reading_order_with_depth(product):
     a1 = add(product, alice, "a1", a)
     b = add(product, bob, "b", root)
     a1x = add(product, bob, "a1x", a1)
-    a2 = add(product, bob, "a2", a)
+    add(product, bob, "a2", a)
     b1 = add(product, alice, "b1", b)
     add(product, alice, "other root")
 

@@ -26,7 +26,7 @@ def run_concurrently(jobs: list[Callable[[], object]]) -> list[object]:
         try:
             barrier.wait(timeout=10)
             results[index] = job()
-        except Exception as error:  # noqa: BLE001 - reported to the test
+        except Exception as error:  # reported to the test
             results[index] = error
         finally:
             connections.close_all()
