@@ -1,7 +1,7 @@
 """Catalog input and output serializers. Outputs are plain read-only serializers (hot paths).
 
 Reusable by other apps: `ProductSummaryOutput` (compact product for cart, orders, discounts),
-`ShopRefOutput`, `VariantOutput`, `asset_url(asset)`."""
+`ProductShopOutput`, `VariantOutput`, `asset_url(asset)`."""
 
 from typing import Any
 
@@ -31,7 +31,7 @@ def rating_histogram(raw: Any) -> dict[str, int]:
     return {key: int(raw.get(key, 0) or 0) for key in RATING_KEYS}
 
 
-class ShopRefOutput(serializers.Serializer):
+class ProductShopOutput(serializers.Serializer):
     id = serializers.UUIDField()
     slug = serializers.CharField()
     name = serializers.CharField()
@@ -89,7 +89,7 @@ class ProductSummaryOutput(serializers.Serializer):
     status = serializers.CharField()
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.SerializerMethodField()
-    shop = ShopRefOutput()
+    shop = ProductShopOutput()
     category = CategoryRefOutput(allow_null=True)
     image = serializers.SerializerMethodField()
     in_stock = serializers.SerializerMethodField()
@@ -120,7 +120,7 @@ class ProductDetailOutput(serializers.Serializer):
     description = serializers.CharField()
     status = serializers.CharField()
     category = CategoryRefOutput(allow_null=True)
-    shop = ShopRefOutput()
+    shop = ProductShopOutput()
     attributes = serializers.DictField()
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.SerializerMethodField()
