@@ -3,12 +3,20 @@
 import uuid
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from apps.catalog.models import Product
 from apps.reviews.errors import CommentNotFound, ProductNotFound, ReviewNotFound
 from apps.reviews.models import Comment, Review
+from apps.users.models import Shop
+
+# What the catalog shows to everyone: published products of active shops.
+PUBLIC_PRODUCT = Q(status=Product.Status.PUBLISHED, shop__status=Shop.Status.ACTIVE)
+
+
+def product_is_public(product: Product) -> bool:
+    return product.status == Product.Status.PUBLISHED and product.shop.status == Shop.Status.ACTIVE
 
 
 def _as_uuid(ref: str) -> uuid.UUID | None:
@@ -19,9 +27,9 @@ def _as_uuid(ref: str) -> uuid.UUID | None:
 
 
 def product_get_public(*, ref: str) -> Product:
-    """A published product by id or slug. A slug is unique per shop only: when several shops use
-    it, the oldest published product answers (use the id to be exact). Others: ProductNotFound."""
-    qs = Product.objects.filter(status=Product.Status.PUBLISHED)
+    """A public product by id or slug. A slug is unique per shop only: when several shops use
+    it, the oldest public product answers (use the id to be exact). Others: ProductNotFound."""
+    qs = Product.objects.filter(PUBLIC_PRODUCT).select_related("shop")
     product_id = _as_uuid(ref)
     product = (
         qs.filter(pk=product_id).first()
@@ -48,7 +56,7 @@ def review_list_public(*, product: Product, rating: int | None = None) -> QueryS
 
 def review_get_visible(*, review_id: uuid.UUID, user: Any) -> Review:
     """Published reviews of published products are public; the author and staff see the rest."""
-    review = Review.objects.select_related("author", "product").filter(pk=review_id).first()
+    review = Review.objects.select_related("author", "product__shop").filter(pk=review_id).first()
     if review is None or not review_is_visible(review=review, user=user):
         raise ReviewNotFound()
     return review
@@ -59,10 +67,7 @@ def review_is_visible(*, review: Review, user: Any) -> bool:
         return True
     if user is not None and user.is_authenticated and review.author_id == user.pk:
         return True
-    return (
-        review.status == Review.Status.PUBLISHED
-        and review.product.status == Product.Status.PUBLISHED
-    )
+    return review.status == Review.Status.PUBLISHED and product_is_public(review.product)
 
 
 def _descendant_count() -> Subquery:
@@ -90,7 +95,7 @@ def comment_list_top_level(*, product: Product) -> QuerySet[Comment]:
 
 
 def comment_get_visible(*, comment_id: uuid.UUID, user: Any = None) -> Comment:
-    """A comment of a published product (staff and the product's seller also see the others)."""
+    """A comment of a public product (staff and the product's seller also see the others)."""
     comment = (
         Comment.objects.select_related("author", "product__shop")
         .annotate(reply_count=Coalesce(_descendant_count(), 0))
@@ -111,7 +116,7 @@ def comment_get_root(*, comment_id: uuid.UUID, user: Any = None) -> Comment:
 
 
 def comment_product_visible(*, product: Product, user: Any) -> bool:
-    if product.status == Product.Status.PUBLISHED or _is_staff(user):
+    if product_is_public(product) or _is_staff(user):
         return True
     return bool(user is not None and user.is_authenticated and product.shop.owner_id == user.pk)
 

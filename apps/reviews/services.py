@@ -49,7 +49,7 @@ from apps.reviews.models import (
     Review,
 )
 from apps.reviews.plain_text import clean_text
-from apps.reviews.selectors import comment_product_visible, review_is_visible
+from apps.reviews.selectors import PUBLIC_PRODUCT, comment_product_visible, review_is_visible
 from apps.users.models import Shop, User
 
 ROOT_INSERT_ATTEMPTS = 20
@@ -100,7 +100,7 @@ def _average(total: int | None, count: int) -> Decimal:
 def _lock_product(product_id: UUID, *, published_only: bool) -> Product:
     qs = Product.objects.select_for_update(of=("self",)).select_related("shop")
     if published_only:
-        qs = qs.filter(status=Product.Status.PUBLISHED)
+        qs = qs.filter(PUBLIC_PRODUCT)
     product = qs.filter(pk=product_id).first()
     if product is None:
         raise ProductNotFound()
@@ -204,7 +204,7 @@ def review_create(
 def _review_for_change(*, review_id: UUID, actor: User) -> Review:
     """Lock product then review; the author and staff may change it (others: 403, or 404 when
     they cannot even see it)."""
-    review = Review.objects.select_related("product").filter(pk=review_id).first()
+    review = Review.objects.select_related("product__shop").filter(pk=review_id).first()
     if review is None or not review_is_visible(review=review, user=actor):
         raise ReviewNotFound()
     if not (actor.is_staff or review.author_id == actor.pk):
@@ -318,7 +318,7 @@ def comment_create(
     InvalidInput. Emits `comment.reply` to the answered comment's author unless it is the author.
     """
     body = _text(body, field="body", max_length=COMMENT_BODY_MAX, required=True, single_line=False)
-    product = Product.objects.filter(pk=product_id, status=Product.Status.PUBLISHED).first()
+    product = Product.objects.filter(PUBLIC_PRODUCT, pk=product_id).first()
     if product is None:
         raise ProductNotFound()
     if parent_id is None:

@@ -306,3 +306,12 @@ def test_throttled_after_n_posts_a_minute_across_reviews_and_comments(user):
     assert (
         auth_client(UserFactory()).post(reviews_url(products[1]), {"rating": 3}).status_code == 201
     )
+
+
+def test_products_of_suspended_shops_are_404(product, user_client, api_client):
+    product.shop.status = "suspended"
+    product.shop.save()
+    assert_problem(api_client.get(reviews_url(product)), 404)
+    assert_problem(user_client.post(reviews_url(product), {"rating": 5}), 404)
+    assert_problem(api_client.get(f"/api/v1/products/{product.pk}/comments"), 404)
+    assert not Review.objects.exists()
