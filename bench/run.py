@@ -429,6 +429,7 @@ def main() -> None:
             ctx = Context(f"http://127.0.0.1:{port}", product_ids, terms, workdir)
             ctx.cache_clear()
             rows, floor_rps = measure(wrk, ctx, scenarios)
+    info["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     table = markdown(rows)
     report = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
