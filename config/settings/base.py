@@ -263,6 +263,11 @@ CELERY_BEAT_SCHEDULE["media-cleanup-orphans"] = {
     "schedule": env.float("MEDIA_CLEANUP_SECONDS", default=3600.0),
     "options": {"queue": "media", "expires": 3600},
 }
+CELERY_BEAT_SCHEDULE["cart-purge-idle-guest-carts"] = {
+    "task": "cart.purge_idle_guest_carts",
+    "schedule": env.float("CART_PURGE_SECONDS", default=24 * 3600.0),
+    "options": {"queue": "default", "expires": 3600},
+}
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -417,3 +417,12 @@ def test_idle_guest_carts_are_purged_by_task_and_command(api_client, user_client
     call_command("purge_carts", "--days", "2", stdout=out)
     assert "Purged 1 guest cart" in out.getvalue()
     assert not Cart.objects.filter(user__isnull=True).exists()
+
+
+def test_purge_runs_daily_from_the_beat_schedule(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["cart-purge-idle-guest-carts"]
+    assert entry["task"] == "cart.purge_idle_guest_carts"
+    assert entry["task"] in app.tasks
+    assert entry["schedule"] == 24 * 3600.0
