@@ -25,6 +25,9 @@ from apps.catalog.errors import CategoryNotFound, ProductNotFound, VariantNotFou
 from apps.catalog.models import Category, Product, ProductImage, ProductVariant
 from apps.catalog.search import full_text_available, search_apply
 
+# Columns list items never show: skip their bytes.
+LIST_DEFERRED = ("description", "search_vector", "rating_histogram")
+
 ORDERINGS: dict[str, tuple[str, ...]] = {
     "price": ("price", "-created_at", "id"),
     "-price": ("-price", "-created_at", "id"),
@@ -132,11 +135,25 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
         ordering = ordering or "relevance"
     elif ordering == "relevance" or not ordering:
         ordering = "-created_at"  # relevance only means something with a search
-    return (
-        products.annotate(in_stock=in_stock_expression())
-        .prefetch_related(_images())
-        .order_by(*ORDERINGS[ordering])
+    # in_stock is not annotated here: PostgreSQL evaluates such an EXISTS as one hashed subplan
+    # over every variant in the table; `products_mark_in_stock` asks only about the page.
+    return products.defer(*LIST_DEFERRED).prefetch_related(_images()).order_by(*ORDERINGS[ordering])
+
+
+def products_mark_in_stock(products: list[Product]) -> list[Product]:
+    """Set `in_stock` on a page of products with one indexed query."""
+    stocked = set(
+        ProductVariant.objects.filter(
+            product_id__in=[p.pk for p in products],
+            is_active=True,
+            stock__on_hand__gt=F("stock__reserved"),
+        )
+        .values_list("product_id", flat=True)
+        .distinct()
     )
+    for product in products:
+        product.in_stock = product.pk in stocked  # type: ignore[attr-defined]
+    return products
 
 
 # --- detail ----------
@@ -244,11 +261,7 @@ def seller_product_list(*, actor: Any, status: str = "", search: str = "") -> Qu
     if search:
         products = search_apply(products, search)
         ordering = ORDERINGS["relevance"]
-    return (
-        products.annotate(in_stock=in_stock_expression())
-        .prefetch_related(_images())
-        .order_by(*ordering)
-    )
+    return products.defer(*LIST_DEFERRED).prefetch_related(_images()).order_by(*ordering)
 
 
 # --- categories ----------

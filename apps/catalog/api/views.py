@@ -128,6 +128,9 @@ class ProductListCreateApi(generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.product_list(filters=_list_filters(self.request))
 
+    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+        return selectors.products_mark_in_stock(list(super().paginate_queryset(queryset) or []))
+
     @extend_schema(
         parameters=[
             ProductListQuery,
@@ -332,6 +335,9 @@ class SellerProductListApi(generics.ListAPIView):
         query = SellerProductListQuery(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         return selectors.seller_product_list(actor=self.request.user, **query.validated_data)
+
+    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+        return selectors.products_mark_in_stock(list(super().paginate_queryset(queryset) or []))
 
     @extend_schema(parameters=[SellerProductListQuery], summary="The caller's shop's products")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
