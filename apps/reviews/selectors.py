@@ -3,8 +3,18 @@
 import uuid
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    CharField,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat
 
 from apps.catalog.models import Product
 from apps.reviews.errors import CommentNotFound, ProductNotFound, ReviewNotFound
@@ -70,16 +80,21 @@ def review_is_visible(*, review: Review, user: Any) -> bool:
     return review.status == Review.Status.PUBLISHED and product_is_public(review.product)
 
 
+# Paths use only 0-9 and A-Z, so every descendant path of P sorts between P and P + "ZZZ...":
+# the range lets the database walk the path index instead of filtering all of a product's
+# comments; startswith keeps the count exact whatever the collation.
+_PATH_CEILING = "Z" * 255
+
+
 def _descendant_count() -> Subquery:
     return Subquery(
         Comment.objects.filter(
-            product_id=OuterRef("product_id"),
+            path__gt=OuterRef("path"),
+            path__lte=Concat(OuterRef("path"), Value(_PATH_CEILING), output_field=CharField()),
             path__startswith=OuterRef("path"),
-            depth__gt=OuterRef("depth"),
         )
         .order_by()
-        .values("product_id")
-        .annotate(count=Count("pk"))
+        .annotate(count=Func(F("pk"), function="COUNT"))
         .values("count"),
         output_field=IntegerField(),
     )
@@ -124,7 +139,9 @@ def comment_product_visible(*, product: Product, user: Any) -> bool:
 def comment_thread(*, root: Comment) -> QuerySet[Comment]:
     """Everything below `root` in reading order (path order: depth first, oldest first)."""
     return (
-        Comment.objects.filter(path__startswith=root.path, depth__gt=root.depth)
+        Comment.objects.filter(
+            path__gt=root.path, path__lte=root.path + _PATH_CEILING, path__startswith=root.path
+        )
         .select_related("author")
         .order_by("path")
     )
