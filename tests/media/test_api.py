@@ -28,11 +28,19 @@ URL = "/api/v1/media"
 PROBLEM = "application/problem+json"
 
 
-def upload(client, data: bytes, name: str = "photo.png", content_type: str = "image/png", **extra):
+def upload(
+    client,
+    data: bytes,
+    name: str = "photo.png",
+    content_type: str = "image/png",
+    meta: dict | None = None,
+    **fields,
+):
     return client.post(
         URL,
-        {"file": SimpleUploadedFile(name, data, content_type=content_type), **extra},
+        {"file": SimpleUploadedFile(name, data, content_type=content_type), **fields},
         format="multipart",
+        **(meta or {}),
     )
 
 
@@ -161,16 +169,36 @@ def test_refused_uploads_are_problems_and_store_nothing(user_client, settings, d
     assert stored_files(settings.MEDIA_ROOT) == []
 
 
-def test_oversized_upload_is_413_and_stores_nothing(user_client, settings):
+@pytest.mark.parametrize(
+    ("size", "detail_start"),
+    [
+        ((40, 40), "The file is "),  # just over: caught on the file itself
+        ((200, 200), "The request is "),  # far over: refused from Content-Length, unparsed
+    ],
+)
+def test_oversized_upload_is_413_and_stores_nothing(user_client, settings, size, detail_start):
     settings.MEDIA_MAX_BYTES = 4096
-    data = noisy_png((64, 64))
+    data = noisy_png(size)
     assert len(data) > 4096
 
     response = upload(user_client, data)
 
     assert_problem(response, 413, "media.too_large")
+    assert response.json()["detail"].startswith(detail_start)
     assert MediaAsset.objects.count() == 0
     assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_an_idempotency_key_replays_the_upload(user_client, settings):
+    data = image_bytes("PNG")
+
+    first = upload(user_client, data, meta={"HTTP_IDEMPOTENCY_KEY": "upload-1"})
+    second = upload(user_client, data, meta={"HTTP_IDEMPOTENCY_KEY": "upload-1"})
+
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert MediaAsset.objects.count() == 1
+    assert len(stored_files(settings.MEDIA_ROOT)) == 1
 
 
 def test_pixel_limit_follows_the_setting(user_client, settings):

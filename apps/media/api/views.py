@@ -19,8 +19,10 @@ from apps.media.api.serializers import (
     MediaPresignOutput,
     MediaUploadInput,
 )
+from apps.media.errors import MediaTooLarge
 from apps.media.selectors import media_get_owned
 
+_MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small fields around the file
 _IMAGE_CODES = [
     "media.invalid_image",
     "media.unsupported_format",
@@ -61,6 +63,12 @@ class MediaUploadApi(_UploadThrottled):
         "Thumbnails follow asynchronously (`status: processing → ready`).",
     )
     def post(self, request: Request) -> Response:
+        # Refuse a body far over the limit before parsing it (Django would spool it all to disk);
+        # the exact limit is checked on the file itself.
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.MEDIA_MAX_BYTES
+        if declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
+            raise MediaTooLarge(f"The request is {declared} bytes; files may be {limit} at most.")
         body = MediaUploadInput(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
