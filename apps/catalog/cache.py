@@ -72,14 +72,24 @@ def product_cache_bump_for_variants(variant_ids: Iterable[UUID | str]) -> None:
 def product_detail_cached(
     product_id: UUID | str, build: Callable[[], dict[str, Any] | None]
 ) -> dict[str, Any] | None:
-    """The cached detail entry of a product, built (and cached) on a miss. None: no product."""
-    key = f"{_product(product_id)}:{_current_version(_product(product_id))}"
-    entry = cache.get(key)
+    """The cached detail entry of a product, built (and cached) on a miss. None: no product.
+
+    The entry carries the version it was built under and is read together with the current
+    version in one round trip; an entry of another version is stale. (A reader that read the
+    version before a writer's after-commit bump stores an entry of that older version, which the
+    bump has already made stale, so no stale entry outlives the write.)"""
+    name = _product(product_id)
+    version_key, entry_key = _version_key(name), f"{name}:detail"
+    found = cache.get_many([version_key, entry_key])
+    version = found.get(version_key) or _current_version(name)
+    entry = found.get(entry_key)
+    if entry is not None and entry.get("version") == version:
+        return entry
+    entry = build()
     if entry is None:
-        entry = build()
-        if entry is None:
-            return None
-        cache.set(key, entry, timeout=DETAIL_TTL)
+        return None
+    entry["version"] = version
+    cache.set(entry_key, entry, timeout=DETAIL_TTL)
     return entry
 
 

@@ -396,3 +396,26 @@ def test_category_tree_is_cached_and_invalidated(api_client, django_assert_num_q
         "Garden",
         "Home",
     ]
+
+
+def test_summary_fast_path_equals_the_declared_fields(shop, seller):
+    from rest_framework import serializers
+
+    from apps.catalog.api.serializers import ProductSummaryOutput
+    from apps.catalog.selectors import ProductFilters, product_list, products_mark_in_stock
+    from tests.media.factories import MediaAssetFactory
+
+    furniture = category("Furniture")
+    make_product(shop, name="Plain")
+    with_all = make_product(shop, type="furniture", name="Chair", category=furniture, stock=2)
+    asset = MediaAssetFactory(owner=seller)
+    auth_client(seller).patch(
+        f"/api/v1/products/{with_all.pk}", {"image_ids": [str(asset.pk)]}, format="json"
+    )
+    Product.objects.filter(pk=with_all.pk).update(rating_avg=Decimal("4.5"), rating_count=3)
+    products = products_mark_in_stock(list(product_list(filters=ProductFilters())))
+    for product in products:
+        output = ProductSummaryOutput()
+        assert output.to_representation(product) == dict(
+            serializers.Serializer.to_representation(output, product)
+        )
