@@ -302,13 +302,28 @@ def orphaned_assets(*, older_than: timedelta) -> QuerySet[MediaAsset]:
 
 
 def media_cleanup_orphans(*, older_than: timedelta) -> int:
-    """Delete orphaned assets (rows, then files after commit). Returns how many were deleted;
-    an asset attached in the meantime is protected by its relation and skipped."""
+    """Delete orphaned assets (rows, then files after commit). Returns how many were deleted.
+
+    Each asset is re-checked under a row lock: attaching it concurrently (a product image, a shop
+    logo) takes a key-share lock on the same row, so it either waits and then fails on the gone
+    row, or wins and the re-check skips the asset."""
     deleted = 0
-    for asset in orphaned_assets(older_than=older_than).iterator(chunk_size=200):
+    candidates = list(orphaned_assets(older_than=older_than).values_list("pk", flat=True))
+    for asset_id in candidates:
         try:
-            media_asset_delete(asset=asset)
-        except MediaInUse:
+            with transaction.atomic():
+                asset = (
+                    orphaned_assets(older_than=older_than)
+                    .select_for_update()
+                    .filter(pk=asset_id)
+                    .first()
+                )
+                if asset is None:
+                    continue
+                keys = _stored_keys(asset)
+                asset.delete()
+                transaction.on_commit(partial(_delete_stored, asset.backend, keys))
+        except (ProtectedError, RestrictedError):
             continue
         deleted += 1
     return deleted
