@@ -29,6 +29,14 @@ class Checkout(BaseModel):
 
     class Meta:
         ordering = ("-created_at",)
+        constraints = [
+            # The database backs the Idempotency-Key middleware: one checkout per buyer and key.
+            models.UniqueConstraint(
+                fields=["buyer", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="checkout_buyer_idempotency_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -74,6 +82,7 @@ class Order(BaseModel):
     shipping_address = models.JSONField()
     tracking_number = models.CharField(max_length=100, blank=True)
     cancel_reason = models.CharField(max_length=255, blank=True)
+    cancelled_by = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -82,6 +91,8 @@ class Order(BaseModel):
             models.Index(
                 fields=["shop", "status", "-created_at"], name="order_shop_status_created"
             ),
+            # The expiry sweep: pending orders older than ORDER_PENDING_TTL.
+            models.Index(fields=["status", "created_at"], name="order_status_created"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total__gte=0), name="order_total_gte_0"),
@@ -127,6 +138,8 @@ class OrderStatusChange(BaseModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # buyer | seller | staff | system: what the actor acted as (a staff member may also buy).
+    actor_role = models.CharField(max_length=16, blank=True)
     note = models.CharField(max_length=500, blank=True)
 
     class Meta:

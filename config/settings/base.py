@@ -183,6 +183,7 @@ SPECTACULAR_SETTINGS = {
         "HealthCheckStatusEnum": "apps.core.api.serializers.CHECK_CHOICES",
         "HealthStatusEnum": "apps.core.api.serializers.HEALTH_CHOICES",
         "ReviewStatusEnum": "apps.reviews.models.Review.Status",
+        "OrderStatusEnum": "apps.orders.models.Order.Status",
     },
 }
 
@@ -262,6 +263,11 @@ CELERY_BEAT_SCHEDULE["media-cleanup-orphans"] = {
     "task": "media.cleanup_orphans",
     "schedule": env.float("MEDIA_CLEANUP_SECONDS", default=3600.0),
     "options": {"queue": "media", "expires": 3600},
+}
+CELERY_BEAT_SCHEDULE["orders-expire-pending"] = {
+    "task": "orders.expire_pending",
+    "schedule": env.float("ORDER_EXPIRY_SWEEP_SECONDS", default=300.0),
+    "options": {"queue": "default", "expires": 300},
 }
 CELERY_BEAT_SCHEDULE["cart-purge-idle-guest-carts"] = {
     "task": "cart.purge_idle_guest_carts",
