@@ -5,7 +5,8 @@ reviews run one after another), writes, then recomputes `rating_avg`, `rating_co
 `rating_histogram` from the published reviews in one aggregate query and stores them, all in the
 same transaction. Under READ COMMITTED the aggregate statement runs after the lock is granted, so
 it sees every change committed before; the stored numbers therefore always equal what the
-published reviews say. The shop's rating is recomputed the same way (lock order: product, shop).
+published reviews say. The shop's rating is recomputed from all its published reviews after
+commit (shop_rating_refresh), in a short transaction of its own.
 
 Comment trees: no node ever moves, and every transaction locks comment rows in ascending path
 order (ancestors before descendants), so concurrent replies and deletes serialise without
@@ -13,6 +14,7 @@ deadlocks and the materialised paths stay consistent.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -108,40 +110,52 @@ def _lock_product(product_id: UUID, *, published_only: bool) -> Product:
 
 
 def product_rating_refresh(*, product_id: UUID) -> Product:
-    """Recompute the product's (and its shop's) rating from the published reviews.
+    """Recompute a product's rating from its published reviews (e.g. a repair command); the
+    review services do the same inside their own transaction."""
+    with transaction.atomic():
+        return _product_rating_store(_lock_product(product_id, published_only=False))
 
-    Must run inside the transaction that changed the reviews; locks the product and then the shop
-    row, so it is also safe to call on its own (e.g. a repair command).
+
+def _product_rating_store(product: Product) -> Product:
+    """The caller holds the product's row lock, taken before it changed any review of it."""
+    published = Review.objects.filter(product_id=product.pk, status=Review.Status.PUBLISHED)
+    stats = published.aggregate(
+        count=Count("pk"),
+        total=Sum("rating"),
+        **{f"r{star}": Count("pk", filter=Q(rating=star)) for star in range(1, 6)},
+    )
+    product.rating_count = stats["count"]
+    product.rating_avg = _average(stats["total"], stats["count"])
+    product.rating_histogram = {str(star): stats[f"r{star}"] for star in range(1, 6)}
+    # updated_at moves too: the rating is part of what the product detail (and its ETag) shows.
+    Product.objects.filter(pk=product.pk).update(
+        rating_count=product.rating_count,
+        rating_avg=product.rating_avg,
+        rating_histogram=product.rating_histogram,
+        updated_at=timezone.now(),
+    )
+    product_cache_bump(product.pk)
+    # The shop's rating spans all its products: recomputed after commit in a short transaction of
+    # its own, so one shop's reviews do not queue behind a shop-wide aggregate under the lock.
+    transaction.on_commit(partial(shop_rating_refresh, shop_id=product.shop_id))
+    return product
+
+
+def shop_rating_refresh(*, shop_id: UUID) -> None:
+    """Recompute the shop's rating from the published reviews of all its products.
+
+    Locks the shop row before aggregating, so of two concurrent refreshes the later one sees what
+    the earlier committed; the stored value is what the reviews say once the writers are done.
     """
     with transaction.atomic():
-        product = _lock_product(product_id, published_only=False)
-        published = Review.objects.filter(product_id=product.pk, status=Review.Status.PUBLISHED)
-        stats = published.aggregate(
-            count=Count("pk"),
-            total=Sum("rating"),
-            **{f"r{star}": Count("pk", filter=Q(rating=star)) for star in range(1, 6)},
-        )
-        product.rating_count = stats["count"]
-        product.rating_avg = _average(stats["total"], stats["count"])
-        product.rating_histogram = {str(star): stats[f"r{star}"] for star in range(1, 6)}
-        # updated_at moves too: the rating is part of what the product detail (and its ETag) shows.
-        Product.objects.filter(pk=product.pk).update(
-            rating_count=product.rating_count,
-            rating_avg=product.rating_avg,
-            rating_histogram=product.rating_histogram,
-            updated_at=timezone.now(),
-        )
-
-        Shop.objects.select_for_update().filter(pk=product.shop_id).values_list("pk").first()
-        shop_stats = Review.objects.filter(
-            product__shop_id=product.shop_id, status=Review.Status.PUBLISHED
+        if Shop.objects.select_for_update().filter(pk=shop_id).values_list("pk").first() is None:
+            return
+        stats = Review.objects.filter(
+            product__shop_id=shop_id, status=Review.Status.PUBLISHED
         ).aggregate(count=Count("pk"), total=Sum("rating"))
-        Shop.objects.filter(pk=product.shop_id).update(
-            rating_count=shop_stats["count"],
-            rating_avg=_average(shop_stats["total"], shop_stats["count"]),
+        Shop.objects.filter(pk=shop_id).update(
+            rating_count=stats["count"], rating_avg=_average(stats["total"], stats["count"])
         )
-        product_cache_bump(product.pk)
-    return product
 
 
 # --- reviews ------------------------------------------------------------------------------------
@@ -188,7 +202,7 @@ def review_create(
                 )
         except IntegrityError as exc:  # a concurrent create won the unique constraint
             raise ReviewExists(product_id=str(product.pk)) from exc
-        product_rating_refresh(product_id=product.pk)
+        _product_rating_store(product)
         emit_review_created(
             review_id=review.pk,
             product_id=product.pk,
@@ -270,7 +284,7 @@ def review_update(
         if changed:
             review.save(update_fields=[*changed, "updated_at"])
         if "rating" in changed or "status" in changed:
-            product_rating_refresh(product_id=review.product_id)
+            _product_rating_store(review.product)
     return review
 
 
@@ -283,9 +297,9 @@ def review_delete(*, review_id: UUID, actor: User) -> None:
     """The author or staff delete a review; the product's rating is recomputed."""
     with transaction.atomic():
         review = _review_for_change(review_id=review_id, actor=actor)
-        product_id = review.product_id
+        product = review.product
         review.delete()
-        product_rating_refresh(product_id=product_id)
+        _product_rating_store(product)
 
 
 # --- comments -----------------------------------------------------------------------------------

@@ -93,14 +93,23 @@ def test_text_edit_keeps_rating_and_hidden_reviews_are_not_counted(product, staf
     assert_rating_consistent(product)
 
 
-def test_shop_rating_spans_its_products(product):
+def test_shop_rating_spans_its_products_and_follows_after_commit(
+    product, staff, django_capture_on_commit_callbacks
+):
     second = ProductFactory(shop=product.shop)
-    services.review_create(product_id=product.pk, author=UserFactory(), rating=5)
-    services.review_create(product_id=second.pk, author=UserFactory(), rating=2)
-
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_create(product_id=product.pk, author=UserFactory(), rating=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        hidden = services.review_create(product_id=second.pk, author=UserFactory(), rating=2)
     product.shop.refresh_from_db()
     assert (product.shop.rating_avg, product.shop.rating_count) == (Decimal("3.50"), 2)
-    assert_rating_consistent(second)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.review_moderate(review_id=hidden.pk, actor=staff, status="hidden")
+
+    product.shop.refresh_from_db()
+    assert (product.shop.rating_avg, product.shop.rating_count) == (Decimal("5.00"), 1)
+    assert_rating_consistent(second, shop=True)
 
 
 def test_second_review_by_same_author_is_refused(product):
