@@ -20,6 +20,9 @@ from django.db import transaction
 
 DETAIL_TTL = 60 * 60
 CATEGORY_TTL = 60 * 60
+# Longer than any data TTL; an expired version is replaced by a fresh random one, which only
+# makes the next read rebuild, so version keys need not live forever.
+VERSION_TTL = 7 * 24 * 60 * 60
 _CATEGORIES = "catalog:categories"
 
 
@@ -33,7 +36,7 @@ def _new_version() -> str:
 
 def _bump(name: str) -> None:
     def bump() -> None:
-        cache.set(_version_key(name), _new_version(), timeout=None)
+        cache.set(_version_key(name), _new_version(), timeout=VERSION_TTL)
 
     bump()
     transaction.on_commit(bump)
@@ -44,7 +47,7 @@ def _current_version(name: str) -> str:
     version = cache.get(key)
     if version is None:
         # Never fall back to a fixed version: an evicted version key would revive old data.
-        cache.add(key, _new_version(), timeout=None)
+        cache.add(key, _new_version(), timeout=VERSION_TTL)
         version = cache.get(key) or _new_version()
     return version
 
