@@ -85,14 +85,13 @@ def product_detail_cached(
     version_key, entry_key = _version_key(name), f"{name}:detail"
     found = cache.get_many([version_key, entry_key])
     version = found.get(version_key) or _current_version(name)
-    entry = found.get(entry_key)
-    if entry is not None and entry.get("version") == version:
-        return entry
+    cached = found.get(entry_key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     entry = build()
     if entry is None:
         return None
-    entry["version"] = version
-    cache.set(entry_key, entry, timeout=DETAIL_TTL)
+    cache.set(entry_key, (version, entry), timeout=DETAIL_TTL)
     return entry
 
 
