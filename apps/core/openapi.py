@@ -118,6 +118,14 @@ class ProblemAutoSchema(AutoSchema):
         if self.method == "POST":
             implied.append(422)
             codes[422] = ["idempotency.key_reused"]
+        for code, response in responses.items():
+            # An error documented with only a description (OpenApiResponse(description="x.y"))
+            # still has the problem+json body every error has.
+            if code.isdigit() and int(code) >= 400 and not response.get("content"):
+                problem = self._get_response_for_code(
+                    ProblemSerializer, code, [PROBLEM_CONTENT_TYPE], direction
+                )
+                response["content"] = problem["content"]
         for status in implied:
             if str(status) in responses:
                 continue

@@ -61,12 +61,13 @@ def test_problem_responses_helper_and_implied_responses():
     operation = schema["paths"]["/groups"]["post"]
     responses = operation["responses"]
     assert list(responses["201"]["content"]) == ["application/json"]
-    for status in ("400", "404", "409", "422", "429"):
+    for status in ("400", "403", "404", "409", "422", "429"):
         assert list(responses[status]["content"]) == ["application/problem+json"], status
         ref = responses[status]["content"]["application/problem+json"]["schema"]["$ref"]
         assert ref == "#/components/schemas/Problem"
     assert "`test.group_exists`" in responses["409"]["description"]
     assert "`idempotency.key_reused`" in responses["422"]["description"]
+    assert responses["403"]["description"] == "`test.forbidden`"  # content filled in
     assert "401" not in responses  # AllowAny
     [header] = [p for p in operation["parameters"] if p["in"] == "header"]
     assert header["name"] == "Idempotency-Key"

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -111,7 +111,11 @@ class GroupCreateApi(APIView):
 
     @extend_schema(
         request=GroupInput,
-        responses={201: GroupOutput, **problem_responses(404, codes={409: ["test.group_exists"]})},
+        responses={
+            201: GroupOutput,
+            403: OpenApiResponse(description="`test.forbidden`"),
+            **problem_responses(404, codes={409: ["test.group_exists"]}),
+        },
     )
     def post(self, request):
         body = GroupInput(data=request.data)
