@@ -14,7 +14,7 @@ class OrderNotFound(NotFound):
 
 
 class InvalidTransition(Conflict):
-    """Extra fields: status (current), to (requested), allowed (from the current status)."""
+    """Extra fields: current_status, to (requested), allowed (the moves from current_status)."""
 
     code = "order.invalid_transition"
     title = "This status change is not allowed"

@@ -452,7 +452,7 @@ def order_transition(
 def _invalid(from_status: str, to: str) -> errors.InvalidTransition:
     return errors.InvalidTransition(
         f"An order that is {from_status} cannot become {to}.",
-        status=from_status,
+        current_status=from_status,
         to=to,
         allowed=machine.allowed_from(from_status),
     )

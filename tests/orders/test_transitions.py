@@ -91,7 +91,7 @@ def test_every_other_move_is_invalid_transition_and_changes_nothing(source, targ
 
     assert caught.value.code == "order.invalid_transition"
     assert caught.value.status == 409
-    assert caught.value.extra["status"] == source
+    assert caught.value.extra["current_status"] == source
     assert caught.value.extra["to"] == target
     assert caught.value.extra["allowed"] == [s for s in STATUSES if (source, s) in ALLOWED]
     assert Order.objects.get(pk=order.pk).status == source
