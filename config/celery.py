@@ -6,7 +6,7 @@ exchange, so a message that a task finally rejects lands in `<queue>.dlq`, where
 
     from config.celery import RetryingTask, app
 
-    @app.task(base=RetryingTask, queue="notifications")
+    @app.task(base=RetryingTask, name="notifications.send")  # routed by name, see task_routes
     def notification_send(notification_id: str) -> None: ...
 """
 
@@ -40,6 +40,15 @@ POLICY: dict[str, Any] = {
     "task_time_limit": 300,
     "worker_prefetch_multiplier": 1,  # one long task never holds a queue of others hostage
     "task_default_queue": "default",
+    # Routing by task name (the `queue=` task attribute is deprecated in Celery 5.7).
+    "task_routes": {
+        "events.*": {"queue": "events"},
+        "apps.events.*": {"queue": "events"},
+        "notifications.*": {"queue": "notifications"},
+        "apps.notifications.*": {"queue": "notifications"},
+        "media.*": {"queue": "media"},
+        "apps.media.*": {"queue": "media"},
+    },
     "task_create_missing_queues": False,  # a typo'd queue name fails loudly at publish
     "worker_hijack_root_logger": False,  # Django's LOGGING stays in charge
     "broker_connection_retry_on_startup": True,
@@ -180,13 +189,12 @@ class RetryingTask(Task):
         **options: Any,
     ) -> Any:
         request = self.request
+        if request.is_eager and exc is not None:
+            # Eager (embedded default, tests): no broker to come back through, so no retries;
+            # the caller sees the task's own exception rather than celery's Retry.
+            raise exc
         limit = self.max_retries if max_retries is None else max_retries
-        if (
-            limit is not None
-            and request.retries >= limit
-            and not request.called_directly
-            and not request.is_eager
-        ):
+        if limit is not None and request.retries >= limit and not request.called_directly:
             logger.error(
                 "task %s[%s] failed after %d attempts, dead-lettering: %r",
                 self.name,
