@@ -1,0 +1,168 @@
+"""Placement under real concurrency on PostgreSQL: threads, each with its own connection, racing
+through the whole HTTP stack. The database is the arbiter: no oversell, no deadlock, no 500."""
+
+import random
+import threading
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+from django.db.models import Sum
+
+from apps.discounts.models import Discount, DiscountRedemption
+from apps.inventory.models import StockItem, StockMovement
+from apps.orders.models import Checkout, Order, OrderLine
+from tests.conftest import auth_client
+from tests.discounts.factories import DiscountFactory
+from tests.orders.factories import ShopFactory, UserFactory, address_payload, stocked_variant
+from tests.services import need_postgres, need_redis
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORDERS = "/api/v1/orders"
+
+
+def _race(bodies: list[tuple[object, dict]], headers: dict | None = None) -> list:
+    """POST every (client, body) at once from its own thread; returns the responses."""
+    barrier = threading.Barrier(len(bodies))
+    responses: list = [None] * len(bodies)
+
+    def post(index: int, client, body: dict) -> None:
+        try:
+            barrier.wait(timeout=30)
+            responses[index] = client.post(ORDERS, body, format="json", **(headers or {}))
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=post, args=(i, client, body))
+        for i, (client, body) in enumerate(bodies)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a placement hung (deadlock?)"
+    return responses
+
+
+def _check_constraints_hold() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM inventory_stockitem WHERE reserved < 0 OR reserved > on_hand"
+        )
+        assert cursor.fetchone()[0] == 0
+
+
+def _body(*lines, **extra) -> dict:
+    return {
+        "items": [{"variant_id": str(v.pk), "quantity": q} for v, q in lines],
+        "shipping_address": address_payload(),
+        **extra,
+    }
+
+
+def test_fifty_buyers_race_for_twenty_units():
+    need_postgres()
+    variant = stocked_variant(price="9.99", on_hand=20)
+    buyers = [auth_client(UserFactory()) for _ in range(50)]
+
+    responses = _race([(client, _body((variant, 1))) for client in buyers])
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 20, 409: 30}
+    for response in responses:
+        if response.status_code == 409:
+            body = response.json()
+            assert body["code"] == "inventory.insufficient_stock"
+            assert body["sku"] == variant.sku
+            assert body["available"] == 0
+    item = StockItem.objects.get(variant=variant)
+    assert (item.on_hand, item.reserved) == (20, 20)
+    assert Order.objects.count() == 20
+    assert Checkout.objects.count() == 20
+    assert OrderLine.objects.aggregate(n=Sum("quantity"))["n"] == 20
+    assert StockMovement.objects.filter(kind="reserve").count() == 20
+    assert StockMovement.objects.filter(kind="reserve").values("order_id").distinct().count() == 20
+    _check_constraints_hold()
+
+
+def test_multi_line_carts_in_random_orders_never_deadlock_and_are_all_or_nothing():
+    need_postgres()
+    shops = [ShopFactory(), ShopFactory()]
+    variants = [stocked_variant(on_hand=12, shop=shops[i % 2]) for i in range(5)]
+    rng = random.Random(42)
+    bodies, wanted = [], []
+    for _ in range(30):
+        chosen = rng.sample(variants, rng.randint(2, 5))
+        rng.shuffle(chosen)
+        lines = [(v, rng.randint(1, 3)) for v in chosen]
+        wanted.append(lines)
+        bodies.append((auth_client(UserFactory()), _body(*lines)))
+
+    responses = _race(bodies)
+
+    assert {r.status_code for r in responses} <= {201, 409}
+    placed = [i for i, r in enumerate(responses) if r.status_code == 201]
+    assert placed, "some placements must succeed"
+    assert len(placed) < len(responses), "the stock is too small for every cart"
+    # All or nothing: every placed checkout holds exactly its cart; refused ones hold nothing.
+    for index, response in enumerate(responses):
+        if response.status_code != 201:
+            continue
+        number = response.json()["checkout_number"]
+        got = {
+            (line.variant_id, line.quantity)
+            for line in OrderLine.objects.filter(order__checkout__number=number)
+        }
+        assert got == {(v.pk, q) for v, q in wanted[index]}
+    assert Checkout.objects.count() == len(placed)
+    for variant in variants:
+        item = StockItem.objects.get(variant=variant)
+        sold = OrderLine.objects.filter(variant=variant).aggregate(n=Sum("quantity"))["n"] or 0
+        assert item.reserved == sold
+        assert item.reserved <= item.on_hand == 12
+    _check_constraints_hold()
+
+
+def test_ten_buyers_race_for_a_code_with_three_uses():
+    need_postgres()
+    shop = ShopFactory(slug="racy")
+    variant = stocked_variant(price="50.00", on_hand=100, shop=shop)
+    DiscountFactory(shop=shop, code="THREE", type="fixed_amount", value=Decimal("5"), max_uses=3)
+    buyers = [auth_client(UserFactory()) for _ in range(10)]
+
+    responses = _race(
+        [
+            (client, _body((variant, 1), discounts=[{"shop": "racy", "code": "THREE"}]))
+            for client in buyers
+        ]
+    )
+
+    assert Counter(r.status_code for r in responses) == {201: 3, 422: 7}
+    assert {r.json()["code"] for r in responses if r.status_code == 422} == {"discount.usage_limit"}
+    assert Discount.objects.get().uses_count == 3
+    assert DiscountRedemption.objects.count() == 3
+    assert Order.objects.count() == 3
+    # Refused buyers left no reservation behind.
+    assert StockItem.objects.get(variant=variant).reserved == 3
+
+
+def test_ten_concurrent_posts_with_one_key_make_one_checkout_with_identical_bodies():
+    need_postgres()
+    need_redis()
+    variant = stocked_variant(on_hand=50)
+    buyer = UserFactory()
+    clients = [auth_client(buyer) for _ in range(10)]
+
+    responses = _race(
+        [(client, _body((variant, 2))) for client in clients],
+        headers={"HTTP_IDEMPOTENCY_KEY": "checkout-once"},
+    )
+
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.content for r in responses}) == 1
+    assert Checkout.objects.count() == 1
+    assert Order.objects.count() == 1
+    assert StockItem.objects.get(variant=variant).reserved == 2
