@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -62,7 +62,7 @@ def main(buyers: int, units: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         journal_mode = cursor.fetchone()[0]
-    print(
+    sys.stdout.write(
         json.dumps(
             {
                 "vendor": connection.vendor,
@@ -74,6 +74,7 @@ def main(buyers: int, units: int) -> None:
                 "alive": sum(thread.is_alive() for thread in threads),
             }
         )
+        + "\n"
     )
 
 
