@@ -157,7 +157,10 @@ def _apply_policy(sender: Celery, **_: Any) -> None:
 @signals.worker_init.connect
 def _declare_dead_letters_on_start(sender: Any = None, **_: Any) -> None:
     # Before the first message is consumed, so the first rejection already has somewhere to go.
-    declare_dead_letter_queues()
+    try:
+        declare_dead_letter_queues()
+    except Exception:
+        logger.exception("could not declare the dead-letter queues; rejected tasks may be dropped")
 
 
 class RetryingTask(Task):

@@ -97,9 +97,12 @@ def kafka_bootstrap() -> Iterator[str]:
                 need(False, f"Kafka broker did not start: {fh.read()[-500:]}")
         yield bootstrap
     finally:
+        from apps.events.kafka import close_producers
+
+        close_producers(1)  # the broker waits for connected clients before it exits
         process.terminate()
         try:
-            process.wait(5)
+            process.wait(3)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)

@@ -101,3 +101,13 @@ def publish(events: Sequence[OutboxEvent]) -> list[str | None]:
     if any(r is not None for r in results):
         _discard(producer)
     return results
+
+
+def close_producers(timeout: float = 5.0) -> None:
+    """Flush and drop the cached producers (process shutdown; tests stopping their broker)."""
+    with _producers_guard:
+        producers = list(_producers.values())
+        _producers.clear()
+    for producer in producers:
+        producer.flush(timeout)
+        del producer

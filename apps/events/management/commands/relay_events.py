@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
 
+from apps.events.kafka import close_producers
 from apps.events.relay import RelayResult, relay_run
 from apps.events.signals import stop_on_signals
 
@@ -37,5 +38,6 @@ class Command(BaseCommand):
                     break
                 if not result.published or result.failed or result.skipped:
                     stop.wait(interval)
+        close_producers()
         note = " (another relay held the lock)" if once and result.skipped else ""
         self.stdout.write(f"relayed {total} event(s) in {time.monotonic() - started:.1f}s{note}")
