@@ -101,7 +101,8 @@ def notifications_deliver(
         for notification_id in to_email:
             send_notification_email.delay(str(notification_id))
 
-    transaction.on_commit(after_commit)
+    # robust: a failed push or enqueue is logged; the notifications themselves are committed.
+    transaction.on_commit(after_commit, robust=True)
     return created
 
 

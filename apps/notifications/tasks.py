@@ -14,21 +14,14 @@ from django.utils import timezone
 from apps.notifications import rules
 from apps.notifications.models import PROMOTIONAL_TYPES, EmailDelivery, Notification
 from apps.notifications.services import notifications_deliver
-from config.celery import app
+from config.celery import RetryingTask, app
 
 logger = logging.getLogger(__name__)
 
 FAN_OUT_CHUNK = 1000
-RETRY = {
-    "autoretry_for": (Exception,),
-    "retry_backoff": 2,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
 
 
-@app.task(queue="notifications", **RETRY)
+@app.task(base=RetryingTask, name="notifications.notify_event")
 def notify_event(envelope: dict[str, Any]) -> None:
     """Turn one event into notifications; follower audiences fan out in chunk tasks."""
     for message in rules.messages_for(envelope["type"], envelope["data"]):
@@ -62,7 +55,7 @@ def audience_page(*, shop_id: str | None, after: str | None, limit: int) -> list
     return [str(pk) for pk in users.values_list("id", flat=True)[:limit]]
 
 
-@app.task(queue="notifications", **RETRY)
+@app.task(base=RetryingTask, name="notifications.notify_audience_chunk")
 def notify_audience_chunk(
     *,
     event_id: str,
@@ -115,7 +108,7 @@ def render_email(notification: Notification) -> tuple[str, str, str]:
     return subject, text, html
 
 
-@app.task(queue="notifications", **RETRY)
+@app.task(base=RetryingTask, name="notifications.send_notification_email")
 def send_notification_email(notification_id: str) -> bool:
     """Send the email of one notification once; a retry after a success sends nothing."""
     delivery, _ = EmailDelivery.objects.get_or_create(notification_id=notification_id)
