@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -403,4 +404,7 @@ def seed_bulk(n_products: int, shop: Any, *, stock: int = 50, seed: int = 7) -> 
             batch_size=1000,
         )
         search_vector_refresh([product.pk for product in products])
+        type(shop).objects.filter(pk=shop.pk).update(
+            product_count=F("product_count") + len(products)
+        )
     return len(products)

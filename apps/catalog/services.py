@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, Min, OuterRef
+from django.db.models import Exists, F, Max, Min, OuterRef
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -183,6 +183,17 @@ def _changed(product: Product, *, search: bool = False) -> None:
     if search:
         search_vector_refresh([product.pk])
     product_cache_bump(product.pk)
+
+
+def _shop_product_count_add(shop_id: Any, delta: int) -> None:
+    """Keep `Shop.product_count` (published products) in step with a status change: one
+    conditional UPDATE, never read-compare-write; it never goes below zero."""
+    from apps.users.models import Shop
+
+    shops = Shop.objects.filter(pk=shop_id)
+    if delta < 0:
+        shops = shops.filter(product_count__gte=-delta)
+    shops.update(product_count=F("product_count") + delta)
 
 
 def _require_not_archived(product: Product) -> None:
@@ -401,6 +412,7 @@ def product_publish(*, actor: "User", product: Product) -> Product:
         if current.status == Product.Status.DRAFT:
             raise NotPublishable("A product needs at least one active variant to be published.")
         return current
+    _shop_product_count_add(current.shop_id, 1)
     emit(PRODUCT_PUBLISHED, current.pk, product_payload(current))
     _changed(current)
     return current
@@ -417,6 +429,7 @@ def product_unpublish(*, actor: "User", product: Product) -> Product:
     if not updated:
         _require_not_archived(current)
         return current
+    _shop_product_count_add(current.shop_id, -1)
     emit(PRODUCT_UNPUBLISHED, current.pk, product_payload(current))
     _changed(current)
     return current
@@ -434,6 +447,7 @@ def product_archive(*, actor: "User", product: Product) -> None:
         status=Product.Status.ARCHIVED, updated_at=timezone.now()
     )
     if was_published:
+        _shop_product_count_add(current.shop_id, -1)
         emit(PRODUCT_UNPUBLISHED, current.pk, product_payload(current))
     _changed(current)
 
