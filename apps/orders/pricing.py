@@ -57,6 +57,7 @@ class ShopInfo:
     name: str
     shipping_fee: Decimal
     free_shipping_threshold: Decimal | None
+    owner_id: UUID | None = None  # the seller (order placement names them in its events)
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,7 @@ def _shop_info(shop: Shop) -> ShopInfo:
         name=shop.name,
         shipping_fee=quantize(shop.shipping_fee),
         free_shipping_threshold=shop.free_shipping_threshold,
+        owner_id=shop.owner_id,
     )
 
 

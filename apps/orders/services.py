@@ -275,37 +275,41 @@ def _write(
         )
     Order.objects.bulk_create(orders)
     OrderLine.objects.bulk_create(lines)
-    OrderStatusChange.objects.bulk_create(
-        OrderStatusChange(
-            order=order,
-            from_status="",
-            to_status=Order.Status.PENDING,
-            actor=buyer,
-            actor_role=machine.ROLE_BUYER,
-            note="placed",
-        )
-        for order in orders
+    history = OrderStatusChange.objects.bulk_create(
+        [
+            OrderStatusChange(
+                order=order,
+                from_status="",
+                to_status=Order.Status.PENDING,
+                actor=buyer,
+                actor_role=machine.ROLE_BUYER,
+                note="placed",
+            )
+            for order in orders
+        ]
     )
     bought = CartItem.objects.filter(cart__user=buyer)
     if from_cart:
         bought.filter(pk__in=cart_item_ids).delete()
     else:
         bought.filter(variant_id__in=[line.variant_id for line in lines]).delete()
-    owners = dict(
-        Shop.objects.filter(pk__in=[o.shop_id for o in orders]).values_list("pk", "owner_id")
-    )
-    line_counts = {order.pk: 0 for order in orders}
-    for line in lines:
-        line_counts[line.order.pk] += 1
+    shops = {q.shop.id: q.shop for q in quote.shops}
     for order in orders:
+        # What the response shows, from memory: the rows just written are exactly these.
+        info = shops[order.shop_id]
+        order.shop = Shop(id=info.id, slug=info.slug, name=info.name, owner_id=info.owner_id)
+        order._prefetched_objects_cache = {
+            "lines": [line for line in lines if line.order is order],
+            "history": [change for change in history if change.order is order],
+        }
         events.emit(
             order_events.ORDER_PLACED,
             order.pk,
             order_events.order_placed_payload(
                 order,
                 checkout_number=checkout.number,
-                seller_id=owners[order.shop_id],
-                line_count=line_counts[order.pk],
+                seller_id=order.shop.owner_id,
+                line_count=len(order._prefetched_objects_cache["lines"]),
             ),
         )
     if redemptions:
@@ -324,6 +328,7 @@ def _write(
             order_id=by_order[order.pk].pk,
             actor=buyer,
         )
+    checkout.placed_orders = orders  # type: ignore[attr-defined]  # for the response
     return checkout
 
 

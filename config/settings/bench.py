@@ -22,5 +22,9 @@ CACHES["default"]["KEY_PREFIX"] = "bench"
 
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = []
 CELERY_TASK_ALWAYS_EAGER = True
+# The checkout scenarios (bench/checkout.py) run the event relay in a real Celery worker, as in
+# production (BENCH_CELERY_EAGER=false), on queues of their own.
+CELERY_TASK_ALWAYS_EAGER = env.bool("BENCH_CELERY_EAGER", default=True)
+CELERY_QUEUE_PREFIX = env("BENCH_CELERY_QUEUE_PREFIX", default="bench-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING["root"]["level"] = "WARNING"

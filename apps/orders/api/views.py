@@ -31,10 +31,14 @@ SELLER_TAGS = ["seller orders"]
 
 
 def checkout_response_data(checkout: Checkout) -> dict[str, Any]:
-    """The placement response: the checkout with its orders in full (also for a replay)."""
-    orders = selectors.orders_with_details(Order.objects.filter(checkout=checkout)).order_by(
-        "number"
-    )
+    """The placement response: the checkout with its orders in full. A fresh placement hands
+    over the rows it wrote (no re-read); a replay by idempotency key reads them back."""
+    orders = getattr(checkout, "placed_orders", None)
+    if orders is None:
+        orders = sorted(
+            selectors.orders_with_details(Order.objects.filter(checkout=checkout)),
+            key=lambda order: int(order.number.rsplit("-", 1)[1]),
+        )
     return CheckoutOutput(checkout, context={"orders": orders}).data
 
 

@@ -1,0 +1,316 @@
+"""Checkout benchmark: orders placed per second through POST /api/v1/orders.
+
+Two scenarios, both with 50 concurrent buyers (wrk -c50, one access token per buyer, see
+bench/lua/checkout.lua):
+
+- `checkout`: every order is one unit of one of 100 variants with ample stock. Target: at least
+  80 orders/s on a 2-core machine with PostgreSQL. Reported with p50/p99 latency.
+- `checkout_hot`: every buyer wants the same variant, which has HOT_STOCK units. Reported: how
+  many orders succeeded (must be exactly HOT_STOCK: no oversell), how many were refused with
+  409 `inventory.insufficient_stock`, anything else (must be 0), and the request rate.
+
+`python -m bench.checkout` runs just these (database, seed and server as in bench/run.py);
+bench/run.py runs them after its read scenarios (`BENCH_ONLY=checkout` for only these).
+Data setup runs in a subprocess with config.settings.bench: `python -m bench.checkout setup`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BUYERS = 50
+VARIANTS = 100
+AMPLE_STOCK = 1_000_000
+HOT_STOCK = int(os.environ.get("BENCH_HOT_STOCK", "300"))
+TARGET_ORDERS_PER_SECOND = 80.0
+LUA = ROOT / "bench" / "lua" / "checkout.lua"
+NAMES = ("checkout", "checkout_hot")
+
+
+# --- data (runs inside Django, config.settings.bench) -----------------------------------------
+
+
+def _django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+    import django
+
+    django.setup()
+
+
+def setup(out: Path) -> None:
+    """50 buyers with fresh access tokens, 100 variants with ample stock and one hot variant
+    with HOT_STOCK available units (reset on every run). Writes tokens, variants and hot."""
+    _django()
+    from django.db.models import F
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from apps.catalog.models import Product, ProductVariant
+    from apps.inventory.models import StockItem
+    from apps.users.models import User
+
+    buyers = []
+    for index in range(BUYERS):
+        user, created = User.objects.get_or_create(
+            email=f"bench-buyer-{index}@example.com", defaults={"name": f"Buyer {index}"}
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        buyers.append(user)
+    variants = list(
+        ProductVariant.objects.filter(
+            is_active=True, product__status=Product.Status.PUBLISHED, stock__isnull=False
+        )
+        .order_by("sku")
+        .values_list("pk", flat=True)[: VARIANTS + 1]
+    )
+    if len(variants) < VARIANTS + 1:
+        sys.exit(f"only {len(variants)} purchasable variants in the bench database")
+    ample, hot = variants[:VARIANTS], variants[VARIANTS]
+    # Bench-only stock top-up straight in the table (no ledger rows needed here).
+    StockItem.objects.filter(variant_id__in=ample).update(on_hand=F("reserved") + AMPLE_STOCK)
+    StockItem.objects.filter(variant_id=hot).update(on_hand=F("reserved") + HOT_STOCK)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tokens").write_text("".join(f"{AccessToken.for_user(u)}\n" for u in buyers))
+    (out / "variants").write_text("".join(f"{v}\n" for v in ample))
+    (out / "hot").write_text(f"{hot}\n")
+
+
+def hot_state(variant_id: str) -> dict[str, int]:
+    _django()
+    from apps.inventory.models import StockItem
+
+    item = StockItem.objects.get(variant_id=variant_id)
+    return {"on_hand": item.on_hand, "reserved": item.reserved, "available": item.available}
+
+
+# --- measuring (runs outside Django) -----------------------------------------------------------
+
+
+def _django_command(*args: str) -> str:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
+    return subprocess.run(
+        [sys.executable, "-m", "bench.checkout", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def _wrk(wrk: str, base_url: str, workdir: Path, variants_file: Path, duration: str) -> dict:
+    env = {
+        **os.environ,
+        "BENCH_TOKENS": str(workdir / "tokens"),
+        "BENCH_VARIANTS": str(variants_file),
+        "BENCH_THREADS": "2",
+    }
+    command = [
+        wrk, "-t2", f"-c{BUYERS}", f"-d{duration}", "--latency", "--timeout", "10s",
+        "-s", str(LUA), base_url,
+    ]  # fmt: skip
+    output = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=True, timeout=600
+    ).stdout
+    match = re.search(r"^BENCH_JSON (\{.*\})$", output, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"wrk printed no summary:\n{output}")
+    result = json.loads(match.group(1))
+    seconds = result["duration_us"] / 1e6
+    result["rps"] = result["requests"] / seconds
+    result["orders_per_s"] = result["created"] / seconds
+    return result
+
+
+def _row(name: str, label: str, result: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "orders_per_s": round(result["orders_per_s"], 1),
+        "rps": round(result["rps"], 1),
+        "p50_ms": round(result["p50_us"] / 1000, 2),
+        "p99_ms": round(result["p99_us"] / 1000, 2),
+        "requests": result["requests"],
+        "created": result["created"],
+        "conflict": result["conflict"],
+        "other": result["other"],
+        "socket_errors": result["socket_errors"],
+    }
+
+
+def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str]) -> list[dict]:
+    """Run the selected checkout scenarios against a running server; returns result rows."""
+    from bench.run import log
+
+    rows: list[dict] = []
+    data = workdir / "checkout"
+    _django_command("setup", "--out", str(data))
+    if not only or "checkout" in only:
+        log("checkout: 2s warm-up")
+        _wrk(wrk, base_url, data, data / "variants", "2s")
+        log(f"checkout: {duration} at {BUYERS} buyers over {VARIANTS} variants")
+        row = _row(
+            "checkout",
+            f"checkout, {BUYERS} buyers over {VARIANTS} variants (ample stock)",
+            _wrk(wrk, base_url, data, data / "variants", duration),
+        )
+        row["target"] = TARGET_ORDERS_PER_SECOND
+        row["met"] = row["orders_per_s"] >= TARGET_ORDERS_PER_SECOND and not row["other"]
+        log(
+            f"checkout: {row['orders_per_s']} orders/s, p50 {row['p50_ms']} ms, "
+            f"p99 {row['p99_ms']} ms, {row['other']} unexpected responses"
+        )
+        rows.append(row)
+    if not only or "checkout_hot" in only:
+        _django_command("setup", "--out", str(data))  # resets the hot variant's stock
+        hot = (data / "hot").read_text().strip()
+        before = json.loads(_django_command("hot-state", hot))
+        log(f"checkout_hot: {duration} at {BUYERS} buyers on one variant with {HOT_STOCK} units")
+        row = _row(
+            "checkout_hot",
+            f"checkout, {BUYERS} buyers on one variant with {HOT_STOCK} units",
+            _wrk(wrk, base_url, data, data / "hot", duration),
+        )
+        after = json.loads(_django_command("hot-state", hot))
+        row["reserved_delta"] = after["reserved"] - before["reserved"]
+        row["available_after"] = after["available"]
+        row["target"] = None
+        # Exactly the stock sold, the database agrees, nothing but 201 and 409.
+        row["met"] = (
+            row["created"] == HOT_STOCK == row["reserved_delta"]
+            and after["available"] == 0
+            and not row["other"]
+        )
+        log(
+            f"checkout_hot: {row['created']} placed, {row['conflict']} refused (409), "
+            f"{row['other']} other, {row['rps']} req/s; reserved +{row['reserved_delta']}"
+        )
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| checkout scenario | orders/s | req/s | p50 ms | p99 ms | 201 | 409 | other | check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        if row["name"] == "checkout":
+            check = f"≥ {row['target']:.0f} orders/s {'met' if row['met'] else 'MISSED'}"
+        else:
+            check = f"sold {row['created']} of {HOT_STOCK}, reserved +{row['reserved_delta']}: " + (
+                "exact" if row["met"] else "MISMATCH"
+            )
+        lines.append(
+            f"| {row['label']} | {row['orders_per_s']:.1f} | {row['rps']:.1f} | {row['p50_ms']} "
+            f"| {row['p99_ms']} | {row['created']} | {row['conflict']} | {row['other']} "
+            f"| {check} |"
+        )
+    return "\n".join(lines)
+
+
+class Worker:
+    """A Celery worker for the event relay and the notifications it causes, on the bench queues:
+    placement pays for writing its events, the worker for delivering them, as in production."""
+
+    def __init__(self, logfile: Path) -> None:
+        self.logfile = logfile
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Worker:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
+        queues = ",".join(f"bench-{name}" for name in ("events", "notifications", "default"))
+        command = [
+            str(Path(sys.executable).parent / "celery"), "-A", "config", "worker",
+            "-Q", queues, "--concurrency", "1", "--loglevel", "WARNING",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.logfile.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def run_all(wrk: str, workdir: Path, only: set[str]) -> list[dict]:
+    """Start a server whose requests leave event delivery to a worker, start that worker, and
+    run the selected checkout scenarios. The database must be prepared (bench/run.py)."""
+    from bench import run
+
+    selected = {name for name in only if name in NAMES}
+    if only and not selected:
+        return []
+    os.environ["BENCH_CELERY_EAGER"] = "false"
+    try:
+        port = run.free_port()
+        with run.Server(port, workdir / "gunicorn-checkout.log"), Worker(workdir / "worker.log"):
+            return measure(wrk, f"http://127.0.0.1:{port}", workdir, run.DURATION, selected)
+    finally:
+        os.environ.pop("BENCH_CELERY_EAGER", None)
+
+
+def write_results(rows: list[dict]) -> str:
+    from datetime import UTC, datetime
+
+    from bench import run
+
+    table = markdown(rows)
+    report = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": {
+            **{k: v for k, v in run.environment(0).items() if k not in ("products", "variants")},
+            "wrk": f"2 threads, {BUYERS} connections, {run.DURATION} per scenario",
+            "relay": "1 Celery worker (events, notifications) on the same machine",
+        },
+        "checkout": rows,
+    }
+    run.RESULTS.mkdir(exist_ok=True)
+    (run.RESULTS / "checkout.json").write_text(json.dumps(report, indent=2) + "\n")
+    (run.RESULTS / "checkout.md").write_text(table + "\n")
+    return table
+
+
+def main() -> None:
+    """Standalone: prepare the database, then run only the checkout scenarios."""
+    import tempfile
+
+    from bench import run
+
+    wrk = run.wrk_ensure()
+    run.database_prepare()
+    only = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
+    with tempfile.TemporaryDirectory(prefix="bench-checkout-") as tmp:
+        rows = run_all(wrk, Path(tmp), only)
+    sys.stdout.write(write_results(rows) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "setup":
+        setup(Path(sys.argv[sys.argv.index("--out") + 1]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "hot-state":
+        sys.stdout.write(json.dumps(hot_state(sys.argv[2])) + "\n")
+    else:
+        main()
