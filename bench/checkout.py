@@ -85,6 +85,25 @@ def setup(out: Path) -> None:
     (out / "hot").write_text(f"{hot}\n")
 
 
+def outbox_pending() -> int:
+    _django()
+    from apps.events.models import OutboxEvent
+
+    return OutboxEvent.objects.filter(published_at=None).count()
+
+
+def _wait_for_relay(timeout: float = 300.0) -> float | None:
+    """Seconds until every event is delivered by the worker (None: not within `timeout`)."""
+    import time
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if int(_django_command("outbox-pending").strip()) == 0:
+            return round(time.monotonic() - start, 1)
+        time.sleep(1)
+    return None
+
+
 def hot_state(variant_id: str) -> dict[str, int]:
     _django()
     from apps.inventory.models import StockItem
@@ -166,6 +185,7 @@ def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str
         )
         row["target"] = TARGET_ORDERS_PER_SECOND
         row["met"] = row["orders_per_s"] >= TARGET_ORDERS_PER_SECOND and not row["other"]
+        row["relay_drain_s"] = _wait_for_relay()
         log(
             f"checkout: {row['orders_per_s']} orders/s, p50 {row['p50_ms']} ms, "
             f"p99 {row['p99_ms']} ms, {row['other']} unexpected responses"
@@ -182,6 +202,7 @@ def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str
             _wrk(wrk, base_url, data, data / "hot", duration),
         )
         after = json.loads(_django_command("hot-state", hot))
+        row["relay_drain_s"] = _wait_for_relay()
         row["reserved_delta"] = after["reserved"] - before["reserved"]
         row["available_after"] = after["available"]
         row["target"] = None
@@ -201,10 +222,12 @@ def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| checkout scenario | orders/s | req/s | p50 ms | p99 ms | 201 | 409 | other | check |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| checkout scenario | orders/s | req/s | p50 ms | p99 ms | 201 | 409 | other "
+        "| events delivered after | check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
+        drain = "not drained" if row["relay_drain_s"] is None else f"{row['relay_drain_s']} s"
         if row["name"] == "checkout":
             check = f"≥ {row['target']:.0f} orders/s {'met' if row['met'] else 'MISSED'}"
         else:
@@ -214,7 +237,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['label']} | {row['orders_per_s']:.1f} | {row['rps']:.1f} | {row['p50_ms']} "
             f"| {row['p99_ms']} | {row['created']} | {row['conflict']} | {row['other']} "
-            f"| {check} |"
+            f"| {drain} | {check} |"
         )
     return "\n".join(lines)
 
@@ -230,7 +253,10 @@ class Worker:
     def __enter__(self) -> Worker:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
         queues = ",".join(f"bench-{name}" for name in ("events", "notifications", "default"))
+        # Lowest CPU priority: on this shared 2-core box the worker stands in for a separate
+        # worker machine; it delivers while the API is idle and drains the rest afterwards.
         command = [
+            "nice", "-n", "19",
             str(Path(sys.executable).parent / "celery"), "-A", "config", "worker",
             "-Q", queues, "--concurrency", "1", "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -283,7 +309,7 @@ def write_results(rows: list[dict]) -> str:
         "environment": {
             **{k: v for k, v in run.environment(0).items() if k not in ("products", "variants")},
             "wrk": f"2 threads, {BUYERS} connections, {run.DURATION} per scenario",
-            "relay": "1 Celery worker (events, notifications) on the same machine",
+            "relay": "1 Celery worker (events, notifications), nice 19, on the same machine",
         },
         "checkout": rows,
     }
@@ -310,6 +336,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "setup":
         setup(Path(sys.argv[sys.argv.index("--out") + 1]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "outbox-pending":
+        sys.stdout.write(f"{outbox_pending()}\n")
     elif len(sys.argv) > 1 and sys.argv[1] == "hot-state":
         sys.stdout.write(json.dumps(hot_state(sys.argv[2])) + "\n")
     else:

@@ -559,3 +559,17 @@ def test_placement_is_in_the_schema(api_client):
     paths = schema.json()["paths"]
     assert {"post", "get"} <= set(paths["/api/v1/orders"])
     assert "post" in paths["/api/v1/seller/orders/{order_id}/transition"]
+
+
+@pytest.mark.parametrize("status", ["pending", "refunded", "cancelled"])
+def test_the_fast_order_rendering_equals_the_declared_serializer(status):
+    from rest_framework import serializers
+
+    from apps.orders.api.serializers import OrderOutput, order_as_dict
+    from apps.orders.selectors import orders_with_details
+
+    order = orders_with_details().get(pk=order_in(status).pk)
+
+    declared = serializers.Serializer.to_representation(OrderOutput(), order)
+
+    assert order_as_dict(order) == declared

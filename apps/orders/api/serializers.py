@@ -1,5 +1,7 @@
 """Input and output shapes of placement, order reads and status commands."""
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -97,7 +99,75 @@ class OrderHistoryOutput(serializers.Serializer):
     note = serializers.CharField()
 
 
+def _money_str(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _time_str(value: datetime) -> str:
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def order_as_dict(order: Any) -> dict[str, Any]:
+    """OrderOutput's shape without DRF's per-field machinery (placement and order lists are hot
+    paths). `order` needs shop, buyer, checkout, lines and history loaded (selectors do it)."""
+    return {
+        "id": str(order.pk),
+        "number": order.number,
+        "checkout_number": order.checkout.number,
+        "shop": {"id": str(order.shop.pk), "slug": order.shop.slug, "name": order.shop.name},
+        "buyer": {"id": str(order.buyer.pk), "name": order.buyer.name},
+        "status": order.status,
+        "payment_method": order.payment_method,
+        "payment_status": order.payment_status,
+        "lines": [
+            {
+                "id": str(line.pk),
+                "product_id": None if line.product_id is None else str(line.product_id),
+                "variant_id": None if line.variant_id is None else str(line.variant_id),
+                "name": line.product_name,
+                "sku": line.sku,
+                "options": line.options,
+                "unit_price": _money_str(line.unit_price),
+                "quantity": line.quantity,
+                "discount": _money_str(line.discount),
+                "line_total": _money_str(line.line_total),
+            }
+            for line in order.lines.all()
+        ],
+        "subtotal": _money_str(order.subtotal),
+        "discount_total": _money_str(order.discount_total),
+        "shipping_fee": _money_str(order.shipping_fee),
+        "total": _money_str(order.total),
+        "currency": order.currency,
+        "shipping_address": {name: order.shipping_address.get(name, "") for name in ADDRESS_KEYS},
+        "tracking_number": order.tracking_number,
+        "cancel_reason": order.cancel_reason,
+        "cancelled_by": order.cancelled_by,
+        "history": [
+            {
+                "status": change.to_status,
+                "from_status": change.from_status,
+                "at": _time_str(change.created_at),
+                "actor": change.actor_role,
+                "note": change.note,
+            }
+            for change in order.history.all()
+        ],
+        "created_at": _time_str(order.created_at),
+        "updated_at": _time_str(order.updated_at),
+    }
+
+
+ADDRESS_KEYS = ("name", "line1", "line2", "city", "state", "postal_code", "country", "phone")
+
+
 class OrderOutput(serializers.Serializer):
+    """Declares the shape for the schema; the data comes from order_as_dict."""
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return order_as_dict(instance)
+
     id = serializers.UUIDField()
     number = serializers.CharField()
     checkout_number = serializers.CharField(source="checkout.number")
@@ -134,4 +204,4 @@ class CheckoutOutput(serializers.Serializer):
 
     @extend_schema_field(OrderOutput(many=True))
     def get_orders(self, checkout: Any) -> list[dict[str, Any]]:
-        return OrderOutput(self.context["orders"], many=True).data
+        return [order_as_dict(order) for order in self.context["orders"]]
