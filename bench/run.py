@@ -429,6 +429,10 @@ def main() -> None:
             ctx = Context(f"http://127.0.0.1:{port}", product_ids, terms, workdir)
             ctx.cache_clear()
             rows, floor_rps = measure(wrk, ctx, scenarios)
+        # Checkout (bench/checkout.py): its own server, with the event relay in a worker.
+        from bench import checkout
+
+        checkout_rows = checkout.run_all(wrk, workdir, only)
     info["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     table = markdown(rows)
     report = {
@@ -440,6 +444,9 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(table + "\n")
     print(table)
+    if checkout_rows:
+        print()
+        print(checkout.write_results(checkout_rows))
     print()
     print(
         f"{info['gunicorn']}; wrk {info['wrk']}; {info['products']} products x 3 variants; "
