@@ -217,7 +217,8 @@ class VariantUpdateInput(serializers.Serializer):
     options = serializers.DictField(required=False)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     is_active = serializers.BooleanField(required=False)
-    position = serializers.IntegerField(min_value=0, required=False)
+    # Bounded: a sort key among at most MAX_VARIANTS variants; beyond the integer column is a 500.
+    position = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
 
 
 class ProductCreateInput(serializers.Serializer):
