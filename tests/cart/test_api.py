@@ -12,9 +12,9 @@ from apps.cart.models import Cart, CartItem
 from apps.cart.tasks import purge_idle_guest_carts
 from apps.catalog.models import Product
 from apps.users.models import Shop
-from tests.cart.factories import ShopFactory, stocked_variant
 from tests.conftest import auth_client
-from tests.users.factories import UserFactory
+from tests.inventory.factories import stocked_variant
+from tests.users.factories import ShopFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

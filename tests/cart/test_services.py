@@ -2,7 +2,7 @@ import pytest
 
 from apps.cart.models import Cart, CartItem
 from apps.cart.services import cart_get_for_user, cart_item_add, cart_lines_remove
-from tests.cart.factories import stocked_variant
+from tests.inventory.factories import stocked_variant
 from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,11 +1,19 @@
-"""Catalog test data. Products that must be searchable or stocked are made through the services
-(`make_product`), so they carry exactly what the API would have written."""
+"""Catalog test data, the one source for every test directory.
+
+- `make_product` goes through the services, so the product carries exactly what the API would
+  have written (search vector, derived price, initial stock movement).
+- `ProductFactory` / `VariantFactory` write rows straight through the ORM (fast, independent of
+  the catalog services) for tests of other apps; `tests.inventory.factories` adds stock.
+"""
 
 from decimal import Decimal
 from typing import Any
 
-from apps.catalog.models import Category, Product
+import factory
+
+from apps.catalog.models import Category, Product, ProductVariant
 from apps.catalog.services import product_create, product_publish
+from tests.users.factories import ShopFactory
 
 VALID_ATTRIBUTES: dict[str, dict[str, Any]] = {
     "electronics": {"manufacturer": "Acme", "model": "X1", "color": "black", "warranty_months": 24},
@@ -62,3 +70,28 @@ def make_product(
     if publish:
         product = product_publish(actor=shop.owner, product=product)
     return product
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    """A published product row (no variants unless made with VariantFactory)."""
+
+    class Meta:
+        model = Product
+
+    shop = factory.SubFactory(ShopFactory)
+    type = "electronics"
+    name = factory.Sequence(lambda n: f"Product {n}")
+    slug = factory.Sequence(lambda n: f"product-{n}")
+    attributes = factory.LazyFunction(lambda: dict(VALID_ATTRIBUTES["electronics"]))
+    status = Product.Status.PUBLISHED
+    price = Decimal("10.00")
+
+
+class VariantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProductVariant
+
+    product = factory.SubFactory(ProductFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
+    options = factory.LazyFunction(dict)
+    price = Decimal("10.00")

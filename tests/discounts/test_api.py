@@ -10,9 +10,10 @@ from django.utils import timezone
 from apps.catalog.models import Product
 from apps.discounts.models import Discount, DiscountRedemption
 from apps.users.models import Shop
-from tests.cart.factories import ProductFactory, category, stocked_variant
+from tests.catalog.factories import ProductFactory, category
 from tests.conftest import auth_client
 from tests.discounts.factories import DiscountFactory
+from tests.inventory.factories import stocked_variant
 from tests.users.factories import ShopFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,34 +1,15 @@
-"""Catalog rows for inventory tests (made directly with the catalog models) and stock rows."""
+"""Stock rows for tests; products and variants come from the catalog's factories."""
 
 from decimal import Decimal
+from typing import Any
 
 import factory
 
-from apps.catalog.models import Product, ProductVariant
+from apps.catalog.models import ProductVariant
 from apps.inventory.models import StockItem
-from tests.users.factories import ShopFactory
+from tests.catalog.factories import ProductFactory, VariantFactory
 
-
-class ProductFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Product
-
-    shop = factory.SubFactory(ShopFactory)
-    type = "electronics"
-    name = factory.Sequence(lambda n: f"Product {n}")
-    slug = factory.Sequence(lambda n: f"product-{n}")
-    attributes = factory.LazyFunction(lambda: {"manufacturer": "Acme"})
-    status = Product.Status.PUBLISHED
-    price = Decimal("10.00")
-
-
-class VariantFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ProductVariant
-
-    product = factory.SubFactory(ProductFactory)
-    sku = factory.Sequence(lambda n: f"SKU-{n:05d}")
-    price = Decimal("10.00")
+__all__ = ["ProductFactory", "StockItemFactory", "VariantFactory", "stocked_variant"]
 
 
 class StockItemFactory(factory.django.DjangoModelFactory):
@@ -39,3 +20,13 @@ class StockItemFactory(factory.django.DjangoModelFactory):
     on_hand = 10
     reserved = 0
     low_stock_threshold = 5
+
+
+def stocked_variant(
+    *, price: str = "10.00", on_hand: int = 50, reserved: int = 0, **product_fields: Any
+) -> ProductVariant:
+    """A purchasable variant of a new published product, with stock."""
+    product = ProductFactory(price=Decimal(price), **product_fields)
+    variant = VariantFactory(product=product, price=Decimal(price))
+    StockItemFactory(variant=variant, on_hand=on_hand, reserved=reserved)
+    return variant

@@ -1,13 +1,16 @@
-"""Catalog and order rows for the reviews tests, made directly with the models."""
+"""Order and review rows for the reviews tests, made directly with the models; products come from
+the catalog's factories."""
 
 from decimal import Decimal
 
 import factory
 
-from apps.catalog.models import Product
 from apps.orders.models import Checkout, Order, OrderLine
 from apps.reviews.models import Review
+from tests.catalog.factories import ProductFactory
 from tests.users.factories import ShopFactory, UserFactory
+
+__all__ = ["ProductFactory", "ReviewFactory", "delivered_line"]
 
 ADDRESS = {
     "name": "Ada Buyer",
@@ -19,18 +22,6 @@ ADDRESS = {
     "country": "US",
     "phone": "+15550000000",
 }
-
-
-class ProductFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Product
-
-    shop = factory.SubFactory(ShopFactory)
-    type = "electronics"
-    name = factory.Sequence(lambda n: f"Reviewed product {n}")
-    slug = factory.Sequence(lambda n: f"reviewed-product-{n}")
-    status = Product.Status.PUBLISHED
-    price = Decimal("10.00")
 
 
 class CheckoutFactory(factory.django.DjangoModelFactory):
