@@ -317,15 +317,13 @@ def _write(
     # Stock last: the hot rows stay locked for the shortest time. Orders go in shop-id order and
     # each call touches its rows in pk order; a variant belongs to one shop, so every placement
     # locks stock rows in the same global (shop, pk) order and two placements cannot deadlock.
-    by_order = {order.pk: order for order in orders}
     for order in sorted(orders, key=lambda o: str(o.shop_id)):
         stock_reserve(
             lines=[
                 StockLine(line.variant_id, line.quantity)
-                for line in lines
-                if line.order.pk == order.pk
+                for line in order._prefetched_objects_cache["lines"]
             ],
-            order_id=by_order[order.pk].pk,
+            order_id=order.pk,
             actor=buyer,
         )
     checkout.placed_orders = orders  # type: ignore[attr-defined]  # for the response
@@ -421,8 +419,10 @@ def order_transition(
             raise _invalid(now_status, to)
 
         if to == Order.Status.CANCELLED and from_status in machine.RESERVED_STATUSES:
-            stock_release(lines=_stock_lines(order_id), order_id=order_id, actor=actor)
+            # Discounts before stock, the order placement locks them in: a cancel and a
+            # placement sharing a code and a variant cannot deadlock.
             discount_release(order_id=order_id)
+            stock_release(lines=_stock_lines(order_id), order_id=order_id, actor=actor)
         elif to == Order.Status.SHIPPED:
             stock_fulfil(lines=_stock_lines(order_id), order_id=order_id, actor=actor)
         elif to == Order.Status.REFUNDED and restock:

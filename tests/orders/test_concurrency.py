@@ -166,3 +166,54 @@ def test_ten_concurrent_posts_with_one_key_make_one_checkout_with_identical_bodi
     assert Checkout.objects.count() == 1
     assert Order.objects.count() == 1
     assert StockItem.objects.get(variant=variant).reserved == 2
+
+
+def test_cancels_and_placements_sharing_a_code_and_a_variant_do_not_deadlock():
+    """A cancel gives back discount uses and stock; a placement takes both. Both lock the
+    discount row before the stock row, so racing them cannot deadlock."""
+    need_postgres()
+    shop = ShopFactory(slug="shared")
+    variant = stocked_variant(price="30.00", on_hand=100, shop=shop)
+    DiscountFactory(shop=shop, code="SHARED", type="fixed_amount", value=Decimal("3"))
+    code = [{"shop": "shared", "code": "SHARED"}]
+    holders = [UserFactory() for _ in range(10)]
+    placed_before = [
+        auth_client(user).post(ORDERS, _body((variant, 2), discounts=code), format="json")
+        for user in holders
+    ]
+    assert {r.status_code for r in placed_before} == {201}
+    order_ids = [r.json()["orders"][0]["id"] for r in placed_before]
+
+    barrier = threading.Barrier(20)
+    responses: list = []
+
+    def cancel(user, order_id) -> None:
+        try:
+            barrier.wait(timeout=30)
+            responses.append(auth_client(user).post(f"{ORDERS}/{order_id}/cancel", {}))
+        finally:
+            connections.close_all()
+
+    def buy(client) -> None:
+        try:
+            barrier.wait(timeout=30)
+            responses.append(
+                client.post(ORDERS, _body((variant, 1), discounts=code), format="json")
+            )
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=cancel, args=(user, order_id))
+        for user, order_id in zip(holders, order_ids, strict=True)
+    ] + [threading.Thread(target=buy, args=(auth_client(UserFactory()),)) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert Counter(r.status_code for r in responses) == {200: 10, 201: 10}
+    assert Discount.objects.get().uses_count == 10
+    assert StockItem.objects.get(variant=variant).reserved == 10
+    _check_constraints_hold()
