@@ -1,7 +1,8 @@
 """Catalog input and output serializers. Outputs are plain read-only serializers (hot paths).
 
 Reusable by other apps: `ProductSummaryOutput` (compact product for cart, orders, discounts),
-`ProductShopOutput`, `VariantOutput`, `asset_url(asset)`."""
+`ProductShopOutput`, `VariantOutput`. Image URLs come from the media app's `asset_url` and
+`asset_thumbnail_urls`, the same ones its own `MediaAssetOutput` uses."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -14,19 +15,14 @@ from rest_framework import serializers
 
 from apps.catalog.models import Product
 from apps.core.money import money_str
+from apps.media.api.serializers import ThumbnailsOutput, asset_thumbnail_urls, asset_url
+
+MEDIA_URL_HELP = (
+    "The original image (absolute, or relative to the API host on the filesystem backend)."
+)
 
 RATING_KEYS = ("1", "2", "3", "4", "5")
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-
-
-def asset_url(asset: Any) -> str:
-    """Public URL of a media asset from the storage backend that holds it."""
-    from apps.media.storage import storage_for
-
-    try:
-        return storage_for(asset.backend).url(asset.storage_key)
-    except ValueError:  # an unknown backend name on an old row
-        return ""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -54,15 +50,42 @@ class CategoryRefOutput(serializers.Serializer):
     name = serializers.CharField()
 
 
+def image_as_dict(image: Any) -> dict[str, Any]:
+    """One product image (`ProductImage` with its asset loaded) as `ImageOutput` renders it; no
+    queries. Hand-built because lists render one per product; tests/catalog pins it equal."""
+    asset = image.asset
+    return {
+        "id": str(image.pk),
+        "asset_id": str(asset.pk),
+        "url": asset_url(asset),
+        "thumbnails": asset_thumbnail_urls(asset),
+        "width": asset.width,
+        "height": asset.height,
+        "position": image.position,
+        "alt_text": image.alt_text,
+    }
+
+
 class ImageOutput(serializers.Serializer):
     id = serializers.UUIDField()
     asset_id = serializers.UUIDField()
     url = serializers.SerializerMethodField()
+    thumbnails = serializers.SerializerMethodField()
+    width = serializers.IntegerField(source="asset.width", allow_null=True)
+    height = serializers.IntegerField(source="asset.height", allow_null=True)
     position = serializers.IntegerField()
     alt_text = serializers.CharField()
 
-    def get_url(self, image: Any) -> str:
+    def to_representation(self, image: Any) -> dict[str, Any]:
+        return image_as_dict(image)
+
+    @extend_schema_field({"type": "string", "nullable": True, "description": MEDIA_URL_HELP})
+    def get_url(self, image: Any) -> str | None:
         return asset_url(image.asset)
+
+    @extend_schema_field(ThumbnailsOutput)
+    def get_thumbnails(self, image: Any) -> dict[str, str | None]:
+        return asset_thumbnail_urls(image.asset)
 
 
 class VariantOutput(serializers.Serializer):
@@ -128,7 +151,7 @@ class ProductSummaryOutput(serializers.Serializer):
                 if category is not None
                 else None
             ),
-            "image": ImageOutput(images[0]).data if images else None,
+            "image": image_as_dict(images[0]) if images else None,
             "in_stock": getattr(product, "in_stock", None),
             "rating_avg": money_str(product.rating_avg),
             "rating_count": product.rating_count,
@@ -143,7 +166,7 @@ class ProductSummaryOutput(serializers.Serializer):
     def get_image(self, product: Product) -> dict[str, Any] | None:
         # Uses the prefetched images when present (lists prefetch them).
         images = list(product.images.all())
-        return ImageOutput(images[0]).data if images else None
+        return image_as_dict(images[0]) if images else None
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_in_stock(self, product: Product) -> bool | None:

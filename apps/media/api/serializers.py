@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -49,7 +48,14 @@ class MediaAssetOutput(serializers.Serializer):
     thumbnails = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField(read_only=True)
 
-    @extend_schema_field(OpenApiTypes.URI)
+    # A plain string, not format uri: the filesystem backend gives a host-relative path.
+    @extend_schema_field(
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "The original; null until a presigned upload is completed.",
+        }
+    )
     def get_url(self, asset: MediaAsset) -> str | None:
         return asset_url(asset)
 
