@@ -314,7 +314,7 @@ def wrk_run(wrk: str, ctx: Context, scenario: Scenario, paths: list[str], durati
     return result
 
 
-def measure_one(wrk: str, ctx: Context, scenario: Scenario) -> dict[str, Any]:
+def measure_one(wrk: str, ctx: Context, scenario: Scenario, *, warm: bool = True) -> dict[str, Any]:
     paths = scenario.paths(ctx)
     status, body = ctx.get(paths[-1], scenario.headers(ctx) if scenario.headers else None)
     if status != 200:
@@ -322,8 +322,9 @@ def measure_one(wrk: str, ctx: Context, scenario: Scenario) -> dict[str, Any]:
         return {"name": scenario.name, "label": scenario.label, "skipped": status}
     # Warm the workers (imports, connections) on this code path without touching the paths a
     # cold scenario is about to measure.
-    warm_paths = paths if scenario.prepare is not _clear else _list_paths(ctx)
-    wrk_run(wrk, ctx, scenario, warm_paths, "2s")
+    if warm:
+        warm_paths = paths if scenario.prepare is not _clear else _list_paths(ctx)
+        wrk_run(wrk, ctx, scenario, warm_paths, "2s")
     if scenario.prepare:
         scenario.prepare(ctx, paths)
     log(f"{scenario.name}: {DURATION} at {CONNECTIONS} connections")
@@ -346,21 +347,30 @@ def measure_one(wrk: str, ctx: Context, scenario: Scenario) -> dict[str, Any]:
 
 
 def measure(wrk: str, ctx: Context, scenarios: list[Scenario]) -> tuple[list[dict], float]:
-    """Run every scenario; the floor runs first and again last, and B is the mean of the two
-    (other load on a shared machine drifts; bracketing the run evens some of it out)."""
+    """Run every scenario with a floor run before and after it. Each ratio is taken against the
+    mean of the two floor runs next to it, so drifting background load on a shared machine moves
+    numerator and denominator together; B (the floor row) is the mean of all floor runs."""
     floor, *others = scenarios
-    first = measure_one(wrk, ctx, floor)
-    rows = [first] + [measure_one(wrk, ctx, scenario) for scenario in others]
-    last = measure_one(wrk, ctx, floor)
-    floor_rps = (first["rps"] + last["rps"]) / 2
-    first["rps_start"], first["rps_end"] = first["rps"], last["rps"]
-    first["rps"] = round(floor_rps, 1)
+    floors = [measure_one(wrk, ctx, floor)]
+    rows: list[dict[str, Any]] = []
+    for scenario in others:
+        row = measure_one(wrk, ctx, scenario)
+        if "skipped" not in row:
+            floors.append(measure_one(wrk, ctx, floor, warm=False))
+            row["floor_rps"] = round((floors[-2]["rps"] + floors[-1]["rps"]) / 2, 1)
+        rows.append(row)
+    floor_rps = sum(f["rps"] for f in floors) / len(floors)
+    floor_row = {**floors[0], "rps": round(floor_rps, 1), "floor_rps": round(floor_rps, 1)}
+    floor_row["floor_runs"] = [f["rps"] for f in floors]
+    floor_row["p50_ms"] = round(sorted(f["p50_ms"] for f in floors)[len(floors) // 2], 2)
+    floor_row["p99_ms"] = round(sorted(f["p99_ms"] for f in floors)[len(floors) // 2], 2)
+    rows.insert(0, floor_row)
     by_name = {scenario.name: scenario for scenario in scenarios}
     for row in rows:
         if "skipped" in row:
             continue
         target = by_name[row["name"]].target
-        row["ratio"] = round(row["rps"] / floor_rps, 3)
+        row["ratio"] = round(row["rps"] / row["floor_rps"], 3)
         row["target"] = target
         row["met"] = None if target is None else row["ratio"] >= target
     return rows, floor_rps
@@ -368,23 +378,24 @@ def measure(wrk: str, ctx: Context, scenarios: list[Scenario]) -> tuple[list[dic
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| scenario | req/s | p50 ms | p99 ms | ratio to B | target |",
-        "|---|---:|---:|---:|---:|---|",
+        "| scenario | req/s | p50 ms | p99 ms | B around it, req/s | ratio to B | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         if "skipped" in row:
-            lines.append(f"| {row['label']} | skipped (HTTP {row['skipped']}) | | | | |")
+            lines.append(f"| {row['label']} | skipped (HTTP {row['skipped']}) | | | | | |")
             continue
         target = ""
         if row["target"] is not None:
             target = f"≥ {row['target']} {'met' if row['met'] else 'MISSED'}"
         errors = f" ({row['errors']} errors)" if row["errors"] else ""
         label = row["label"]
-        if "rps_start" in row:
-            label += f" (mean of {row['rps_start']:.0f} at start, {row['rps_end']:.0f} at end)"
+        if "floor_runs" in row:
+            runs = ", ".join(f"{rps:.0f}" for rps in row["floor_runs"])
+            label += f" (mean of {len(row['floor_runs'])} runs: {runs})"
         lines.append(
             f"| {label} | {row['rps']:.0f}{errors} | {row['p50_ms']} | {row['p99_ms']} | "
-            f"{row['ratio']:.2f} | {target} |"
+            f"{row['floor_rps']:.0f} | {row['ratio']:.2f} | {target} |"
         )
     return "\n".join(lines)
 
