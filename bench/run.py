@@ -147,6 +147,9 @@ def _cold_note(ctx: Context, paths: list[str], result: dict[str, Any]) -> str:
 
 SCENARIOS: list[Scenario] = [
     Scenario("floor", "B: minimal Django JSON view", lambda ctx: ["/bench/floor"]),
+    Scenario(
+        "floor_drf", "same JSON from a DRF APIView (reference)", lambda ctx: ["/bench/floor-drf"]
+    ),
     Scenario("list", "product list, 20 per page (pages 1-10)", _list_paths, target=0.4),
     Scenario("search", "search, 20 per page (10 terms)", _search_paths),
     Scenario(
