@@ -84,9 +84,8 @@ def _ensure_items(variant_ids: Iterable[UUID]) -> dict[UUID, UUID]:
         existing = set(ProductVariant.objects.filter(pk__in=missing).values_list("pk", flat=True))
         unknown = missing - existing
         if unknown:
-            raise VariantNotFound(
-                f"No variant {sorted(map(str, unknown))[0]}.", variant_id=str(min(unknown))
-            )
+            first = sorted(map(str, unknown))[0]
+            raise VariantNotFound(f"No variant {first}.", variant_id=first)
         StockItem.objects.bulk_create(
             [StockItem(variant_id=variant_id) for variant_id in missing], ignore_conflicts=True
         )
