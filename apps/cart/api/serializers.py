@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from apps.users.api.serializers import ShopRefOutput
+
 # Large enough for any real cart, small enough that the integer column never overflows; the
 # business limit (CART_MAX_LINE_QUANTITY) is checked by the service with its own error code.
 QUANTITY_CEILING = 1_000_000
@@ -16,12 +18,6 @@ class CartItemUpdateInput(serializers.Serializer):
 
 def _money() -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=12, decimal_places=2)
-
-
-class CartShopOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    slug = serializers.CharField()
-    name = serializers.CharField()
 
 
 class CartProductOutput(serializers.Serializer):
@@ -44,7 +40,7 @@ class CartLineOutput(serializers.Serializer):
 
 
 class CartShopGroupOutput(serializers.Serializer):
-    shop = CartShopOutput()
+    shop = ShopRefOutput()
     items = CartLineOutput(many=True)
     subtotal = _money()
 

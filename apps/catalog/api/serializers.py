@@ -1,8 +1,8 @@
 """Catalog input and output serializers. Outputs are plain read-only serializers (hot paths).
 
 Reusable by other apps: `ProductSummaryOutput` (compact product for cart, orders, discounts),
-`ProductShopOutput`, `VariantOutput`. Image URLs come from the media app's `asset_url` and
-`asset_thumbnail_urls`, the same ones its own `MediaAssetOutput` uses."""
+`VariantOutput`. A product's shop is users' `ShopRefOutput`; image URLs come from the media app's
+`asset_url` and `asset_thumbnail_urls`, the same ones its own `MediaAssetOutput` uses."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +16,7 @@ from rest_framework import serializers
 from apps.catalog.models import Product
 from apps.core.money import money_str
 from apps.media.api.serializers import ThumbnailsOutput, asset_thumbnail_urls, asset_url
+from apps.users.api.serializers import ShopRefOutput
 
 MEDIA_URL_HELP = (
     "The original image (absolute, or relative to the API host on the filesystem backend)."
@@ -36,12 +37,6 @@ def _iso(value: datetime | None) -> str | None:
 def rating_histogram(raw: Any) -> dict[str, int]:
     raw = raw if isinstance(raw, dict) else {}
     return {key: int(raw.get(key, 0) or 0) for key in RATING_KEYS}
-
-
-class ProductShopOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    slug = serializers.CharField()
-    name = serializers.CharField()
 
 
 class CategoryRefOutput(serializers.Serializer):
@@ -123,7 +118,7 @@ class ProductSummaryOutput(serializers.Serializer):
     status = serializers.CharField()
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.SerializerMethodField()
-    shop = ProductShopOutput()
+    shop = ShopRefOutput()
     category = CategoryRefOutput(allow_null=True)
     image = serializers.SerializerMethodField()
     in_stock = serializers.SerializerMethodField()
@@ -181,7 +176,7 @@ class ProductDetailOutput(serializers.Serializer):
     description = serializers.CharField()
     status = serializers.CharField()
     category = CategoryRefOutput(allow_null=True)
-    shop = ProductShopOutput()
+    shop = ShopRefOutput()
     attributes = serializers.DictField()
     price = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.SerializerMethodField()
