@@ -7,7 +7,8 @@
     )
 
 The schema class also adds what every operation can give without being told: 400 for operations
-with a body, 401 where authentication is required, 429 where throttles apply, and on POST the
+with a body or query parameters, 401 where authentication is required, 404 where the path names an
+object (or a paginated list can be paged past its end), 429 where throttles apply, and on POST the
 optional `Idempotency-Key` header with its 422 `idempotency.key_reused`.
 """
 
@@ -107,8 +108,10 @@ class ProblemAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         implied = []
-        if self.method in ("POST", "PUT", "PATCH"):
+        if self.method in ("POST", "PUT", "PATCH") or self._has_query_parameters():
             implied.append(400)
+        if "{" in self.path or self._is_paginated_list():
+            implied.append(404)  # an unknown or invisible id; a page past the end
         permissions = self.view.get_permissions() if hasattr(self.view, "get_permissions") else []
         if any(not isinstance(permission, AllowAny) for permission in permissions):
             implied.append(401)
@@ -136,6 +139,17 @@ class ProblemAutoSchema(AutoSchema):
                 direction,
             )
         return responses
+
+    def _has_query_parameters(self) -> bool:
+        """Query strings are validated (filters, flags): a bad value is a 400."""
+        return any(p.get("in") == "query" for p in self._get_parameters())
+
+    def _is_paginated_list(self) -> bool:
+        return (
+            self.method == "GET"
+            and self._is_list_view()
+            and getattr(self.view, "pagination_class", None) is not None
+        )
 
 
 class BearerJWTScheme(OpenApiAuthenticationExtension):

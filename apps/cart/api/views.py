@@ -10,6 +10,7 @@ from apps.cart import errors, services
 from apps.cart.api.serializers import CartItemAddInput, CartItemUpdateInput, CartOutput
 from apps.cart.models import Cart
 from apps.cart.selectors import cart_summary
+from apps.core.openapi import problem_responses
 from apps.core.permissions import IsAuthenticatedUser
 
 CART_TOKEN_HEADER = "X-Cart-Token"  # noqa: S105 (a header name, not a secret)
@@ -75,7 +76,16 @@ class CartItemListApi(APIView):
         operation_id="cart_items_add",
         parameters=[TOKEN_PARAMETER],
         request=CartItemAddInput,
-        responses={201: CartOutput},
+        responses={
+            201: CartOutput,
+            **problem_responses(
+                codes={
+                    404: ["cart.variant_not_found"],
+                    409: ["inventory.insufficient_stock"],
+                    422: ["cart.line_quantity_limit"],
+                }
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         body = CartItemAddInput(data=request.data)
@@ -98,7 +108,16 @@ class CartItemDetailApi(APIView):
         operation_id="cart_items_update",
         parameters=[TOKEN_PARAMETER],
         request=CartItemUpdateInput,
-        responses=CartOutput,
+        responses={
+            200: CartOutput,
+            **problem_responses(
+                codes={
+                    404: ["cart.item_not_found"],
+                    409: ["inventory.insufficient_stock"],
+                    422: ["cart.line_quantity_limit"],
+                }
+            ),
+        },
     )
     def patch(self, request: Request, item_id: UUID) -> Response:
         body = CartItemUpdateInput(data=request.data)
@@ -108,7 +127,9 @@ class CartItemDetailApi(APIView):
         return _cart_response(cart)
 
     @extend_schema(
-        operation_id="cart_items_remove", parameters=[TOKEN_PARAMETER], responses={204: None}
+        operation_id="cart_items_remove",
+        parameters=[TOKEN_PARAMETER],
+        responses={204: None, **problem_responses(codes={404: ["cart.item_not_found"]})},
     )
     def delete(self, request: Request, item_id: UUID) -> Response:
         services.cart_item_remove(cart=self._cart_or_404(request), item_id=item_id)

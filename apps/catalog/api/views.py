@@ -31,8 +31,20 @@ from apps.catalog.cache import categories_cached, product_detail_cached
 from apps.catalog.errors import InvalidProduct, ProductNotFound
 from apps.catalog.product_types import REGISTRY, attribute_by_name, get_product_type
 from apps.core.errors import InvalidInput
+from apps.core.openapi import problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsSeller
+
+# Conflicts a seller's write can meet (documented so clients and the schema fuzz expect them).
+PRODUCT_WRITE = {409: ["catalog.product_archived"]}
+VARIANT_WRITE = {
+    409: [
+        "catalog.sku_taken",
+        "catalog.duplicate_variant",
+        "catalog.last_variant",
+        "catalog.product_archived",
+    ]
+}
 
 ATTR_PREFIX = "attr."
 
@@ -250,7 +262,7 @@ class ProductDetailApi(APIView):
 
     @extend_schema(
         request=ProductUpdateInput,
-        responses={200: ProductDetailOutput},
+        responses={200: ProductDetailOutput, **problem_responses(403, codes=PRODUCT_WRITE)},
         summary="Partial update; attributes merge key by key, null removes",
     )
     def patch(self, request: Request, ident: str) -> Response:
@@ -262,7 +274,10 @@ class ProductDetailApi(APIView):
         )
         return Response(ProductDetailOutput(product).data)
 
-    @extend_schema(responses={204: None}, summary="Archive: hidden, kept for order history")
+    @extend_schema(
+        responses={204: None, **problem_responses(403)},
+        summary="Archive: hidden, kept for order history",
+    )
     def delete(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         services.product_archive(actor=request.user, product=product)
@@ -274,7 +289,16 @@ class _SellerApi(APIView):
 
 
 class ProductPublishApi(_SellerApi):
-    @extend_schema(request=None, responses={200: ProductDetailOutput}, summary="Publish")
+    @extend_schema(
+        request=None,
+        responses={
+            200: ProductDetailOutput,
+            **problem_responses(
+                403, codes={409: ["catalog.not_publishable", "catalog.product_archived"]}
+            ),
+        },
+        summary="Publish",
+    )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         product = services.product_publish(actor=request.user, product=product)
@@ -282,7 +306,14 @@ class ProductPublishApi(_SellerApi):
 
 
 class ProductUnpublishApi(_SellerApi):
-    @extend_schema(request=None, responses={200: ProductDetailOutput}, summary="Back to draft")
+    @extend_schema(
+        request=None,
+        responses={
+            200: ProductDetailOutput,
+            **problem_responses(403, codes={409: ["catalog.product_archived"]}),
+        },
+        summary="Back to draft",
+    )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         product = services.product_unpublish(actor=request.user, product=product)
@@ -291,7 +322,9 @@ class ProductUnpublishApi(_SellerApi):
 
 class VariantCreateApi(_SellerApi):
     @extend_schema(
-        request=VariantCreateInput, responses={201: VariantOutput}, summary="Add a variant"
+        request=VariantCreateInput,
+        responses={201: VariantOutput, **problem_responses(403, codes=VARIANT_WRITE)},
+        summary="Add a variant",
     )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -305,7 +338,9 @@ class VariantCreateApi(_SellerApi):
 
 class VariantDetailApi(_SellerApi):
     @extend_schema(
-        request=VariantUpdateInput, responses={200: VariantOutput}, summary="Change a variant"
+        request=VariantUpdateInput,
+        responses={200: VariantOutput, **problem_responses(403, codes=VARIANT_WRITE)},
+        summary="Change a variant",
     )
     def patch(self, request: Request, ident: str, variant_id: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -317,7 +352,15 @@ class VariantDetailApi(_SellerApi):
         )
         return Response(VariantOutput(variant).data)
 
-    @extend_schema(responses={204: None}, summary="Delete a variant (not the last one)")
+    @extend_schema(
+        responses={
+            204: None,
+            **problem_responses(
+                403, codes={409: ["catalog.last_variant", "catalog.variant_in_use"]}
+            ),
+        },
+        summary="Delete a variant (not the last one)",
+    )
     def delete(self, request: Request, ident: str, variant_id: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         variant = selectors.variant_get_for_write(product=product, variant_id=variant_id)

@@ -33,6 +33,7 @@ class HasShop(BasePermission):
 
 class SellerDiscountListApi(APIView):
     permission_classes = [HasShop]
+    pagination_class = PageNumberPagination  # also tells the schema the list is paged
 
     @extend_schema(
         operation_id="seller_discounts_list",
@@ -89,6 +90,7 @@ class SellerDiscountDetailApi(APIView):
 
 class ShopDiscountListApi(APIView):
     permission_classes: list = []
+    pagination_class = PageNumberPagination  # also tells the schema the list is paged
 
     @extend_schema(
         operation_id="shop_discounts_list",
@@ -106,6 +108,7 @@ class ShopDiscountListApi(APIView):
 
 class DiscountProductListApi(APIView):
     permission_classes: list = []
+    pagination_class = PageNumberPagination  # also tells the schema the list is paged
 
     @extend_schema(
         operation_id="discount_products_list",
