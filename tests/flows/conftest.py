@@ -9,17 +9,10 @@ import pytest
 from PIL import Image
 from rest_framework.test import APIClient
 
+from tests.media.conftest import _media_settings  # noqa: F401 (autouse: own media dir per test)
+
 PROBLEM = "application/problem+json"
 PASSWORD = "A-long-pass-phrase-1"
-
-
-@pytest.fixture(autouse=True)
-def _media_settings(settings, tmp_path):
-    """Uploaded files land in this test's own directory on the filesystem backend."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MEDIA_URL = "/media/"
-    settings.STORAGE_BACKEND = "filesystem"
-    return settings
 
 
 def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
