@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.money import ZERO
+from apps.core.openapi import problem_responses
 from apps.core.permissions import IsAuthenticatedUser
 from apps.discounts.evaluation import DiscountableLine, discount_evaluate
 from apps.orders.pricing import (
@@ -223,7 +224,23 @@ class DiscountValidateApi(APIView):
     @extend_schema(
         operation_id="discounts_validate",
         request=DiscountValidateInput,
-        responses=DiscountValidateOutput,
+        responses={
+            200: DiscountValidateOutput,
+            **problem_responses(
+                codes={
+                    404: ["discount.not_found", "cart.variant_not_found"],
+                    422: [
+                        "discount.inactive",
+                        "discount.not_started",
+                        "discount.expired",
+                        "discount.min_order_value",
+                        "discount.usage_limit",
+                        "discount.user_usage_limit",
+                        "discount.not_applicable",
+                    ],
+                }
+            ),
+        },
         description=(
             "Check one code against `items` (default: the caller's cart lines of that shop). "
             "Refusals are 422 with a discount.* code; an unknown code is 404 discount.not_found."
