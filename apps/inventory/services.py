@@ -1,6 +1,12 @@
-"""Stock writes. Every change is one conditional UPDATE with a row-count check (the database is the
-arbiter, ARCHITECTURE.md §6), rows are touched in primary-key order so that concurrent multi-line
-calls cannot deadlock, and every change appends exactly one StockMovement.
+"""Stock writes. The database is the arbiter (ARCHITECTURE.md §6): rows are locked in
+primary-key order so that concurrent multi-line calls cannot deadlock, every change is a
+conditional UPDATE with a row-count check, and every change appends exactly one StockMovement.
+
+A multi-line call (reserve, release, fulfil, return) costs the same few statements whatever the
+number of lines: one `SELECT .. FOR UPDATE` of the stock rows ordered by pk (on PostgreSQL the
+rows are locked in that order), the all-or-nothing check in Python against the locked rows (they
+cannot change until we commit), one `UPDATE .. SET x = x ± CASE pk WHEN .. END` that keeps the
+conditional WHERE as a safety net with its row count checked, and one bulk INSERT of movements.
 
 Each service runs in `transaction.atomic()`: a savepoint inside the caller's transaction (checkout
 calls `stock_reserve` inside `order_place`), its own transaction otherwise. A failing call leaves
@@ -12,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, IntegerField, Value, When
 from django.db.models.functions import Now
 
 from apps.catalog.cache import product_cache_bump
@@ -41,6 +47,14 @@ if TYPE_CHECKING:
 class StockLine(NamedTuple):
     variant_id: UUID
     quantity: int
+    # The order this line belongs to, when one call serves the orders of a whole checkout (one
+    # order per shop); None: the call's `order_id`. It only goes into the ledger.
+    order_id: UUID | None = None
+
+
+class _Wanted(NamedTuple):
+    quantity: int
+    order_id: UUID | None
 
 
 ADJUST_REASONS = ("restock", "correction", "damage", "return")
@@ -54,10 +68,14 @@ Kind = StockMovement.Kind
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _merge_lines(lines: Sequence[StockLine] | Iterable[tuple[UUID, int]]) -> dict[UUID, int]:
-    """Sum duplicate variants; every quantity must be a positive int."""
-    merged: dict[UUID, int] = {}
-    for index, (variant_id, quantity) in enumerate(lines):
+def _merge_lines(
+    lines: Sequence[StockLine] | Iterable[tuple[UUID, int]], order_id: UUID | None = None
+) -> dict[UUID, _Wanted]:
+    """Sum duplicate variants; every quantity must be a positive int. A line's own order id wins
+    over the call's `order_id`; one variant cannot belong to two orders of one call."""
+    merged: dict[UUID, _Wanted] = {}
+    for index, line in enumerate(lines):
+        variant_id, quantity = line[0], line[1]
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
             raise InvalidStockQuantity(
                 "Quantities must be positive integers.",
@@ -69,8 +87,13 @@ def _merge_lines(lines: Sequence[StockLine] | Iterable[tuple[UUID, int]]) -> dic
                     }
                 ],
             )
+        line_order = (line[2] if len(line) > 2 else None) or order_id
         key = variant_id if isinstance(variant_id, UUID) else UUID(str(variant_id))
-        merged[key] = merged.get(key, 0) + quantity
+        if key in merged:
+            if merged[key].order_id != line_order:
+                raise ValueError(f"variant {key} appears in two orders of one stock call")
+            quantity += merged[key].quantity
+        merged[key] = _Wanted(quantity, line_order)
     return merged
 
 
@@ -105,6 +128,91 @@ def _load(pks: Iterable[UUID]) -> list[StockItem]:
     )
 
 
+# What the services, their errors and events read from a locked row (not the product's text).
+_LOCKED_FIELDS = (
+    "variant_id",
+    "on_hand",
+    "reserved",
+    "low_stock_threshold",
+    "variant__sku",
+    "variant__product_id",
+    "variant__product__name",
+    "variant__product__shop_id",
+    "variant__product__shop__owner_id",
+)
+
+
+def _lock(variant_ids: Iterable[UUID]) -> list[StockItem]:
+    """The stock rows of these variants, locked until the end of the transaction, in pk order,
+    with what errors, events and cache bumps need. PostgreSQL sorts before it locks (LockRows sits
+    above the Sort), so every caller takes the locks in the same global order and concurrent
+    multi-line calls cannot deadlock. SQLite has no row locks: its IMMEDIATE transactions hold
+    the database's write lock from the first statement. Variants without a stock row are absent.
+    """
+    return list(
+        StockItem.objects.select_for_update(of=("self",))
+        .filter(variant_id__in=list(variant_ids))
+        .select_related("variant__product__shop")
+        .only(*_LOCKED_FIELDS)
+        .order_by("pk")
+    )
+
+
+def _without_rows(wanted: Iterable[UUID], items: Iterable[StockItem]) -> list[UUID]:
+    """Wanted variants that have no stock row (in id order); VariantNotFound if one of them is
+    not a variant at all (one query, only when a row is missing)."""
+    missing = set(wanted) - {item.variant_id for item in items}
+    if not missing:
+        return []
+    existing = set(ProductVariant.objects.filter(pk__in=missing).values_list("pk", flat=True))
+    unknown = missing - existing
+    if unknown:
+        first = sorted(map(str, unknown))[0]
+        raise VariantNotFound(f"No variant {first}.", variant_id=first)
+    return sorted(missing, key=str)
+
+
+def _per_row(quantities: dict[UUID, int]) -> Case:
+    """`CASE WHEN id = .. THEN q .. END`: one UPDATE moves every row by its own quantity."""
+    return Case(
+        *(When(pk=pk, then=Value(quantity)) for pk, quantity in quantities.items()),
+        output_field=IntegerField(),
+    )
+
+
+def _insufficient(variant_id: UUID, sku: str, available: int, requested: int) -> InsufficientStock:
+    available = max(available, 0)
+    return InsufficientStock(
+        f"Only {available} units of {sku} are available; {requested} requested.",
+        sku=sku,
+        variant_id=str(variant_id),
+        available=available,
+        requested=requested,
+    )
+
+
+def _insufficient_reserved(
+    variant_id: UUID, sku: str, reserved: int, requested: int, kind: str
+) -> InsufficientReserved:
+    return InsufficientReserved(
+        f"Only {reserved} units of {sku} are reserved; cannot {kind} {requested}.",
+        sku=sku,
+        variant_id=str(variant_id),
+        reserved=reserved,
+        requested=requested,
+    )
+
+
+def _fresh(items: Sequence[StockItem]) -> dict[UUID, tuple[int, int]]:
+    """pk → (on_hand, reserved) as the database has them now (the safety-net path only)."""
+    return {
+        pk: (on_hand, reserved)
+        for pk, on_hand, reserved in StockItem.objects.filter(
+            pk__in=[item.pk for item in items]
+        ).values_list("pk", "on_hand", "reserved")
+    }
+
+
 def _emit_low_crossings(items: Iterable[StockItem], available_change: dict[UUID, int]) -> None:
     """`stock.low` when available went from above the threshold to at or below it."""
     for item in items:
@@ -129,8 +237,10 @@ def _record(
     note: str = "",
     actor: "User | None" = None,
     order_id: UUID | None = None,
+    order_ids: dict[UUID, UUID | None] | None = None,
 ) -> None:
-    """One ledger row per item; `quantities` maps item pk → signed quantity."""
+    """One ledger row per item (one INSERT); `quantities` maps item pk → signed quantity,
+    `order_ids` item pk → order id (else `order_id` for all)."""
     StockMovement.objects.bulk_create(
         [
             StockMovement(
@@ -141,7 +251,7 @@ def _record(
                 reserved_after=item.reserved,
                 note=note,
                 actor=actor,
-                order_id=order_id,
+                order_id=order_ids.get(item.pk) if order_ids is not None else order_id,
             )
             for item in items
         ]
@@ -227,39 +337,53 @@ def stock_reserve(
 ) -> None:
     """Reserve every line or none (duplicate variants are merged).
 
-    One `UPDATE .. SET reserved = reserved + q WHERE on_hand - reserved >= q` per variant in
-    StockItem pk order; the first that matches no row raises InsufficientStock (extra fields
-    sku, variant_id, available, requested) and the savepoint undoes the earlier lines.
+    Locks the stock rows in pk order, checks every line against the locked rows (the first short
+    one in pk order raises InsufficientStock with sku, variant_id, available, requested; a
+    variant without a stock row has 0 available) and then reserves them all in one
+    `UPDATE .. SET reserved = reserved + CASE .. WHERE on_hand >= reserved + CASE ..` whose row
+    count must be the number of lines. Five statements (savepoint, lock, update, ledger insert,
+    release) for any number of lines. Movements carry each line's `order_id` (else the call's).
     Emits `stock.low` for variants whose available crosses the threshold downwards.
     """
-    wanted = _merge_lines(lines)
+    wanted = _merge_lines(lines, order_id)
     if not wanted:
         return
     with transaction.atomic():
-        pks = _ensure_items(wanted)
-        by_pk = {pks[variant_id]: (variant_id, qty) for variant_id, qty in wanted.items()}
-        for pk in sorted(by_pk):
-            variant_id, qty = by_pk[pk]
-            updated = StockItem.objects.filter(pk=pk, on_hand__gte=F("reserved") + qty).update(
-                reserved=F("reserved") + qty, updated_at=Now()
+        items = _lock(wanted)
+        for item in items:
+            quantity = wanted[item.variant_id].quantity
+            if item.available < quantity:
+                raise _insufficient(item.variant_id, item.variant.sku, item.available, quantity)
+        if missing := _without_rows(wanted, items):
+            raise _insufficient(missing[0], _sku(missing[0]), 0, wanted[missing[0]].quantity)
+        quantities = {item.pk: wanted[item.variant_id].quantity for item in items}
+        per_row = _per_row(quantities)
+        updated = StockItem.objects.filter(
+            pk__in=list(quantities), on_hand__gte=F("reserved") + per_row
+        ).update(reserved=F("reserved") + per_row, updated_at=Now())
+        if updated != len(quantities):
+            # Not reachable while the rows are locked; the conditional UPDATE is the arbiter all
+            # the same. Name a line that is short now; the savepoint undoes the partial update.
+            fresh = _fresh(items)
+            short = next(
+                (i for i in items if fresh[i.pk][0] - fresh[i.pk][1] < quantities[i.pk]), items[0]
             )
-            if not updated:
-                available = (
-                    StockItem.objects.filter(pk=pk).values_list("on_hand", "reserved").first()
-                )
-                left = available[0] - available[1] if available else 0
-                sku = _sku(variant_id)
-                raise InsufficientStock(
-                    f"Only {left} units of {sku} are available; {qty} requested.",
-                    sku=sku,
-                    variant_id=str(variant_id),
-                    available=left,
-                    requested=qty,
-                )
-        items = _load(by_pk)
-        quantities = {pk: qty for pk, (_, qty) in by_pk.items()}
-        _record(items, kind=Kind.RESERVE, quantities=quantities, actor=actor, order_id=order_id)
-        _emit_low_crossings(items, {pk: -qty for pk, qty in quantities.items()})
+            raise _insufficient(
+                short.variant_id,
+                short.variant.sku,
+                fresh[short.pk][0] - fresh[short.pk][1],
+                quantities[short.pk],
+            )
+        for item in items:
+            item.reserved += quantities[item.pk]
+        _record(
+            items,
+            kind=Kind.RESERVE,
+            quantities=quantities,
+            actor=actor,
+            order_ids={item.pk: wanted[item.variant_id].order_id for item in items},
+        )
+        _emit_low_crossings(items, {pk: -quantity for pk, quantity in quantities.items()})
         _bump_product_caches(items)
 
 
@@ -270,32 +394,50 @@ def _decrease_reserved(
     order_id: UUID | None,
     actor: "User | None",
 ) -> None:
-    """Release (reserved down) or fulfil (on_hand and reserved down) every line or none."""
-    wanted = _merge_lines(lines)
+    """Release (reserved down) or fulfil (on_hand and reserved down) every line or none, in the
+    same five statements as stock_reserve."""
+    wanted = _merge_lines(lines, order_id)
     if not wanted:
         return
     with transaction.atomic():
-        pks = _ensure_items(wanted)
-        by_pk = {pks[variant_id]: (variant_id, qty) for variant_id, qty in wanted.items()}
-        for pk in sorted(by_pk):
-            variant_id, qty = by_pk[pk]
-            changes = {"reserved": F("reserved") - qty, "updated_at": Now()}
-            if kind == Kind.FULFIL:
-                changes["on_hand"] = F("on_hand") - qty
-            if not StockItem.objects.filter(pk=pk, reserved__gte=qty).update(**changes):
-                reserved = StockItem.objects.filter(pk=pk).values_list("reserved", flat=True)[0]
-                sku = _sku(variant_id)
-                raise InsufficientReserved(
-                    f"Only {reserved} units of {sku} are reserved; cannot {kind} {qty}.",
-                    sku=sku,
-                    variant_id=str(variant_id),
-                    reserved=reserved,
-                    requested=qty,
+        items = _lock(wanted)
+        for item in items:
+            quantity = wanted[item.variant_id].quantity
+            if item.reserved < quantity:
+                raise _insufficient_reserved(
+                    item.variant_id, item.variant.sku, item.reserved, quantity, kind
                 )
-        items = _load(by_pk)
-        quantities = {pk: -qty for pk, (_, qty) in by_pk.items()}
+        if missing := _without_rows(wanted, items):
+            raise _insufficient_reserved(
+                missing[0], _sku(missing[0]), 0, wanted[missing[0]].quantity, kind
+            )
+        quantities = {item.pk: wanted[item.variant_id].quantity for item in items}
+        per_row = _per_row(quantities)
+        changes = {"reserved": F("reserved") - per_row, "updated_at": Now()}
+        if kind == Kind.FULFIL:
+            changes["on_hand"] = F("on_hand") - per_row
+        updated = StockItem.objects.filter(pk__in=list(quantities), reserved__gte=per_row).update(
+            **changes
+        )
+        if updated != len(quantities):
+            # As in stock_reserve: not reachable while the rows are locked.
+            fresh = _fresh(items)
+            short = next((i for i in items if fresh[i.pk][1] < quantities[i.pk]), items[0])
+            raise _insufficient_reserved(
+                short.variant_id, short.variant.sku, fresh[short.pk][1], quantities[short.pk], kind
+            )
+        for item in items:
+            item.reserved -= quantities[item.pk]
+            if kind == Kind.FULFIL:
+                item.on_hand -= quantities[item.pk]
         # No stock.low here: a release raises available, a fulfil leaves it unchanged.
-        _record(items, kind=kind, quantities=quantities, actor=actor, order_id=order_id)
+        _record(
+            items,
+            kind=kind,
+            quantities={pk: -quantity for pk, quantity in quantities.items()},
+            actor=actor,
+            order_ids={item.pk: wanted[item.variant_id].order_id for item in items},
+        )
         _bump_product_caches(items)
 
 
@@ -327,19 +469,31 @@ def stock_return(
     order_id: UUID | None = None,
     actor: "User | None" = None,
 ) -> None:
-    """Units of a fulfilled order come back to the shelf (refund): on_hand up, kind `return`."""
-    wanted = _merge_lines(lines)
+    """Units of a fulfilled order come back to the shelf (refund): on_hand up, kind `return`.
+    Creates missing stock rows. One UPDATE for all lines, as in stock_reserve."""
+    wanted = _merge_lines(lines, order_id)
     if not wanted:
         return
     with transaction.atomic():
-        pks = _ensure_items(wanted)
-        by_pk = {pks[variant_id]: qty for variant_id, qty in wanted.items()}
-        for pk in sorted(by_pk):
-            StockItem.objects.filter(pk=pk).update(
-                on_hand=F("on_hand") + by_pk[pk], updated_at=Now()
-            )
-        items = _load(by_pk)
-        _record(items, kind=Kind.RETURN, quantities=by_pk, actor=actor, order_id=order_id)
+        items = _lock(wanted)
+        if _without_rows(wanted, items):
+            # A row deleted since the order was placed (rare): create it, then lock them all.
+            _ensure_items(wanted)
+            items = _lock(wanted)
+        quantities = {item.pk: wanted[item.variant_id].quantity for item in items}
+        per_row = _per_row(quantities)
+        StockItem.objects.filter(pk__in=list(quantities)).update(
+            on_hand=F("on_hand") + per_row, updated_at=Now()
+        )
+        for item in items:
+            item.on_hand += quantities[item.pk]
+        _record(
+            items,
+            kind=Kind.RETURN,
+            quantities=quantities,
+            actor=actor,
+            order_ids={item.pk: wanted[item.variant_id].order_id for item in items},
+        )
         _bump_product_caches(items)
 
 

@@ -9,7 +9,7 @@ from django.db import connection, connections, transaction
 
 from apps.inventory.errors import InsufficientStock
 from apps.inventory.models import StockItem, StockMovement
-from apps.inventory.services import StockLine, stock_reserve
+from apps.inventory.services import StockLine, stock_fulfil, stock_release, stock_reserve
 from tests.inventory.factories import StockItemFactory
 from tests.services import need_postgres
 
@@ -97,6 +97,38 @@ def test_multi_line_reservations_in_random_orders_do_not_deadlock():
     for item in items:
         item.refresh_from_db()
         assert item.reserved == 12 * 5
+    assert StockMovement.objects.count() == 12 * 5 * 5
+    check_constraints_hold()
+
+
+def test_reserves_releases_and_fulfils_in_random_line_orders_do_not_deadlock():
+    """Every multi-line service locks its rows with one SELECT .. FOR UPDATE in pk order."""
+    need_postgres()
+    items = [StockItemFactory(on_hand=1000, reserved=300) for _ in range(5)]
+    services = (stock_reserve, stock_release, stock_fulfil)
+
+    def work(index: int) -> list[int]:
+        rng = random.Random(index)
+        done = []
+        for step in range(5):
+            order = rng.sample(items, k=len(items))
+            kind = (index + step) % len(services)
+            with transaction.atomic(durable=True):
+                services[kind](lines=[StockLine(item.variant_id, 2) for item in order])
+            done.append(kind)
+        return done
+
+    results = run_threads(12, work)
+
+    assert all(isinstance(r, list) for r in results), [
+        r for r in results if isinstance(r, Exception)
+    ]
+    calls = [kind for done in results for kind in done]
+    reserves, releases, fulfils = (calls.count(kind) for kind in range(3))
+    for item in items:
+        item.refresh_from_db()
+        assert item.on_hand == 1000 - 2 * fulfils
+        assert item.reserved == 300 + 2 * (reserves - releases - fulfils)
     assert StockMovement.objects.count() == 12 * 5 * 5
     check_constraints_hold()
 

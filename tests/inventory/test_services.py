@@ -256,12 +256,123 @@ def test_reserve_rejects_non_positive_quantities(quantity):
     assert state(item) == (10, 0)
 
 
-def test_reserve_query_count_is_linear_in_lines_only(django_assert_max_num_queries):
-    items = [StockItemFactory(on_hand=10) for _ in range(4)]
+@pytest.mark.parametrize(
+    ("service", "reserved"),
+    [(stock_reserve, 0), (stock_release, 5), (stock_fulfil, 5), (stock_return, 0)],
+)
+def test_multi_line_calls_run_five_statements_whatever_the_number_of_lines(
+    service, reserved, django_assert_num_queries
+):
+    """savepoint, SELECT .. FOR UPDATE (pk order), one UPDATE, one ledger INSERT, release."""
+    one = [StockItemFactory(on_hand=10, reserved=reserved)]
+    ten = [StockItemFactory(on_hand=10, reserved=reserved) for _ in range(10)]
 
-    # savepoint, select ids, one update per line, load, movements insert, savepoint release
-    with django_assert_max_num_queries(5 + len(items)):
-        stock_reserve(lines=[StockLine(item.variant_id, 1) for item in items])
+    for items in (one, ten):
+        with django_assert_num_queries(5) as captured:
+            service(lines=[StockLine(item.variant_id, 1) for item in items])
+        locking = captured.captured_queries[1]["sql"]
+        assert locking.endswith(
+            'ORDER BY "inventory_stockitem"."id" ASC FOR UPDATE OF "inventory_stockitem"'
+        )
+        assert sum(q["sql"].startswith("UPDATE") for q in captured.captured_queries) == 1
+
+    assert StockMovement.objects.count() == 11
+
+
+def test_a_stock_low_crossing_adds_only_its_outbox_row(django_assert_num_queries):
+    """The locked rows carry what the payload needs: no lazy loads per line."""
+    crossing = [StockItemFactory(on_hand=6, low_stock_threshold=5) for _ in range(3)]
+
+    with django_assert_num_queries(5 + 3):
+        stock_reserve(lines=[StockLine(item.variant_id, 1) for item in crossing])
+
+    assert len(events("stock.low")) == 3
+
+
+def test_one_call_can_serve_several_orders():
+    """A checkout reserves the lines of all its orders at once; each movement names its order."""
+    first, second = StockItemFactory(on_hand=10), StockItemFactory(on_hand=10)
+    order_a, order_b = uuid.uuid4(), uuid.uuid4()
+
+    stock_reserve(
+        lines=[StockLine(first.variant_id, 2, order_a), StockLine(second.variant_id, 3, order_b)]
+    )
+    stock_release(lines=[StockLine(first.variant_id, 1)], order_id=order_a)
+
+    assert ledger(first) == [("reserve", 2, 10, 2, order_a), ("release", -1, 10, 1, order_a)]
+    assert ledger(second) == [("reserve", 3, 10, 3, order_b)]
+
+
+def test_one_variant_in_two_orders_of_one_call_is_a_programming_error():
+    item = StockItemFactory(on_hand=10)
+
+    with pytest.raises(ValueError, match="two orders"):
+        stock_reserve(
+            lines=[
+                StockLine(item.variant_id, 1, uuid.uuid4()),
+                StockLine(item.variant_id, 1, uuid.uuid4()),
+            ]
+        )
+
+    assert state(item) == (10, 0)
+    assert not StockMovement.objects.exists()
+
+
+def test_the_conditional_update_still_refuses_when_a_row_changed_after_the_check(monkeypatch):
+    """Safety net: should a row change between the check and the UPDATE (it cannot while it is
+    locked), the UPDATE's own WHERE refuses, the row count gives it away, nothing is kept."""
+    from apps.inventory import services
+
+    plenty = StockItemFactory(on_hand=10)
+    short = StockItemFactory(on_hand=5)
+    real_lock = services._lock
+
+    def lock_then_someone_else_reserves(variant_ids):
+        items = real_lock(variant_ids)
+        StockItem.objects.filter(pk=short.pk).update(reserved=4)  # behind the check's back
+        return items
+
+    monkeypatch.setattr(services, "_lock", lock_then_someone_else_reserves)
+    with pytest.raises(InsufficientStock) as caught:
+        stock_reserve(lines=[StockLine(plenty.variant_id, 3), StockLine(short.variant_id, 3)])
+
+    assert caught.value.extra == {
+        "sku": short.variant.sku,
+        "variant_id": str(short.variant_id),
+        "available": 1,
+        "requested": 3,
+    }
+    # The savepoint undid the partial UPDATE (and the simulated write inside it).
+    assert state(plenty) == (10, 0)
+    assert state(short) == (5, 0)
+    assert not StockMovement.objects.exists()
+
+
+def test_release_without_a_stock_row_is_refused_and_creates_none():
+    variant = VariantFactory()
+
+    with pytest.raises(InsufficientReserved) as caught:
+        stock_release(lines=[StockLine(variant.pk, 1)])
+
+    assert caught.value.extra["reserved"] == 0
+    assert not StockItem.objects.exists()
+
+
+def test_unknown_variant_is_not_found_for_every_multi_line_service():
+    for service in (stock_reserve, stock_release, stock_fulfil, stock_return):
+        with pytest.raises(VariantNotFound):
+            service(lines=[StockLine(uuid.uuid4(), 1)])
+    assert not StockItem.objects.exists()
+
+
+def test_return_creates_a_missing_stock_row():
+    variant = VariantFactory()
+    order_id = uuid.uuid4()
+
+    stock_return(lines=[StockLine(variant.pk, 2)], order_id=order_id)
+
+    item = StockItem.objects.get(variant=variant)
+    assert ledger(item) == [("return", 2, 2, 0, order_id)]
 
 
 # --- release, fulfil, return ----------------------------------------------------------------

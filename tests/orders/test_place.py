@@ -116,6 +116,10 @@ def test_cart_of_two_shops_becomes_one_checkout_with_an_order_per_shop(buyer):
     assert stock_of(b1) == (2, 2)
     reserve = StockMovement.objects.get(stock_item__variant=b1, kind="reserve")
     assert (reserve.quantity, reserve.order_id, reserve.actor) == (2, beta_order.pk, buyer)
+    # One reservation for the whole checkout; each movement names the order of its line.
+    assert set(
+        StockMovement.objects.filter(kind="reserve").values_list("stock_item__variant", "order_id")
+    ) == {(a1.pk, alpha_order.pk), (a2.pk, alpha_order.pk), (b1.pk, beta_order.pk)}
     # Discount redeemed against the alpha order.
     redemption = DiscountRedemption.objects.get()
     assert (redemption.order_id, redemption.user, redemption.amount) == (
@@ -352,16 +356,34 @@ def _placement_queries(lines: int, shops: int) -> int:
     return len(context.captured_queries)
 
 
-def test_placement_query_count_is_a_constant_per_shop_plus_one_update_per_variant():
-    """Measured: 15 (1 line, 1 shop), 24 (10 lines, 1 shop), 36 (10 lines, 3 shops).
+def test_placement_query_count_does_not_grow_with_lines_and_is_one_per_extra_shop():
+    """Measured: 14 (1 line, 1 shop), 14 (10 lines, 1 shop), 16 (10 lines, 3 shops).
 
-    Everything is batched per checkout or per shop (pricing loads, bulk inserts of orders, lines,
-    history and movements, one outbox row per order) except the stock reservation, which is one
-    conditional UPDATE per variant by design (the database is the arbiter, ARCHITECTURE §6)."""
+    savepoint, pricing load, checkout/orders/lines/history inserts, cart delete, one outbox row per
+    order, then the stock reservation for every line of every order: savepoint, SELECT .. FOR
+    UPDATE, one UPDATE, ledger insert, release; release. The only per-shop statement is the
+    order's `order.placed` outbox row."""
     one = _placement_queries(1, 1)
     ten = _placement_queries(10, 1)
     ten_three = _placement_queries(10, 3)
 
-    assert one <= 15
-    assert ten - one == 9  # one conditional UPDATE per extra variant, nothing else per line
-    assert ten_three - ten == 2 * 6  # per extra shop: its stock round trip and its event
+    assert one == 14
+    assert ten == one  # nothing per line
+    assert ten_three - ten == 2  # per extra shop: its outbox row
+
+
+def test_placement_from_the_cart_also_does_not_grow_with_lines():
+    shops = [ShopFactory() for _ in range(2)]
+    small = [stocked_variant(on_hand=50, shop=shops[0])]
+    large = [stocked_variant(on_hand=50, shop=shops[i % 2]) for i in range(12)]
+    counts = []
+    for variants in (small, large[:1] + large[2:3], large):
+        buyer = UserFactory()
+        _cart(buyer, *[(variant, 2) for variant in variants])
+        with CaptureQueriesContext(connection) as context:
+            order_place(buyer=buyer, shipping_address=address_payload())
+        counts.append(len(context.captured_queries))
+        assert not CartItem.objects.filter(cart__user=buyer).exists()
+
+    # 1 line/1 shop, 2 lines/1 shop, 12 lines/2 shops: the cart lock adds one statement.
+    assert counts == [15, 15, 16]
