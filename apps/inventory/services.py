@@ -128,7 +128,8 @@ def _load(pks: Iterable[UUID]) -> list[StockItem]:
     )
 
 
-# What the services, their errors and events read from a locked row (not the product's text).
+# What the services and their errors read from a locked row. Events need the product and the
+# shop too; `stock.low` (rare) loads them for the rows that cross (_emit_low_crossings).
 _LOCKED_FIELDS = (
     "variant_id",
     "on_hand",
@@ -136,15 +137,12 @@ _LOCKED_FIELDS = (
     "low_stock_threshold",
     "variant__sku",
     "variant__product_id",
-    "variant__product__name",
-    "variant__product__shop_id",
-    "variant__product__shop__owner_id",
 )
 
 
 def _lock(variant_ids: Iterable[UUID]) -> list[StockItem]:
     """The stock rows of these variants, locked until the end of the transaction, in pk order,
-    with what errors, events and cache bumps need. PostgreSQL sorts before it locks (LockRows sits
+    with the variant's sku and product id. PostgreSQL sorts before it locks (LockRows sits
     above the Sort), so every caller takes the locks in the same global order and concurrent
     multi-line calls cannot deadlock. SQLite has no row locks: its IMMEDIATE transactions hold
     the database's write lock from the first statement. Variants without a stock row are absent.
@@ -152,7 +150,7 @@ def _lock(variant_ids: Iterable[UUID]) -> list[StockItem]:
     return list(
         StockItem.objects.select_for_update(of=("self",))
         .filter(variant_id__in=list(variant_ids))
-        .select_related("variant__product__shop")
+        .select_related("variant")
         .only(*_LOCKED_FIELDS)
         .order_by("pk")
     )
@@ -172,8 +170,11 @@ def _without_rows(wanted: Iterable[UUID], items: Iterable[StockItem]) -> list[UU
     return sorted(missing, key=str)
 
 
-def _per_row(quantities: dict[UUID, int]) -> Case:
-    """`CASE WHEN id = .. THEN q .. END`: one UPDATE moves every row by its own quantity."""
+def _per_row(quantities: dict[UUID, int]) -> Case | Value:
+    """`CASE WHEN id = .. THEN q .. END`: one UPDATE moves every row by its own quantity (a
+    single row by a plain value: the usual one-line order compiles a simpler statement)."""
+    if len(quantities) == 1:
+        return Value(next(iter(quantities.values())), output_field=IntegerField())
     return Case(
         *(When(pk=pk, then=Value(quantity)) for pk, quantity in quantities.items()),
         output_field=IntegerField(),
@@ -214,12 +215,18 @@ def _fresh(items: Sequence[StockItem]) -> dict[UUID, tuple[int, int]]:
 
 
 def _emit_low_crossings(items: Iterable[StockItem], available_change: dict[UUID, int]) -> None:
-    """`stock.low` when available went from above the threshold to at or below it."""
-    for item in items:
-        after = item.available
-        before = after - available_change.get(item.pk, 0)
-        if before > item.low_stock_threshold >= after:
-            emit(STOCK_LOW, item.variant_id, stock_low_payload(item))
+    """`stock.low` when available went from above the threshold to at or below it. The rows that
+    cross are loaded again with their product and shop (one query; we hold their locks, so they
+    hold exactly what we wrote)."""
+    crossing = [
+        item.pk
+        for item in items
+        if item.available - available_change.get(item.pk, 0)
+        > item.low_stock_threshold
+        >= item.available
+    ]
+    for item in _load(crossing) if crossing else ():
+        emit(STOCK_LOW, item.variant_id, stock_low_payload(item))
 
 
 def _bump_product_caches(items: Iterable[StockItem]) -> None:

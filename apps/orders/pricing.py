@@ -234,57 +234,79 @@ def price_checkout(
     )
 
 
-def _pricing_line(
-    variant: ProductVariant, quantity: int, cart_item_id: UUID | None = None
-) -> PricingLine:
-    product = variant.product
-    shop = product.shop
-    stock = getattr(variant, "stock", None)
+# One row per line, read as plain values (no model instances: placement is a hot path). The stock
+# row and the category may be missing (LEFT JOINs: None).
+_LINE_FIELDS = {
+    "variant_id": "pk",
+    "product_id": "product_id",
+    "sku": "sku",
+    "options": "options",
+    "price": "price",
+    "is_active": "is_active",
+    "product_name": "product__name",
+    "product_slug": "product__slug",
+    "product_status": "product__status",
+    "category_path": "product__category__path",
+    "shop_id": "product__shop_id",
+    "shop_slug": "product__shop__slug",
+    "shop_name": "product__shop__name",
+    "shop_status": "product__shop__status",
+    "shop_owner_id": "product__shop__owner_id",
+    "shipping_fee": "product__shop__shipping_fee",
+    "free_shipping_threshold": "product__shop__free_shipping_threshold",
+    "on_hand": "stock__on_hand",
+    "reserved": "stock__reserved",
+}
+
+
+def _pricing_line(row: Mapping[str, Any], quantity: int, cart_item_id: UUID | None) -> PricingLine:
+    on_hand = row["on_hand"]
     return PricingLine(
-        variant_id=variant.pk,
-        product_id=product.pk,
-        product_name=product.name,
-        product_slug=product.slug,
-        sku=variant.sku,
-        options=variant.options,
-        unit_price=quantize(variant.price),
+        variant_id=row["variant_id"],
+        product_id=row["product_id"],
+        product_name=row["product_name"],
+        product_slug=row["product_slug"],
+        sku=row["sku"],
+        options=row["options"],
+        unit_price=quantize(row["price"]),
         quantity=quantity,
-        shop_id=shop.pk,
-        category_path=product.category.path if product.category_id else None,
+        shop_id=row["shop_id"],
+        category_path=row["category_path"],
         for_sale=(
-            variant.is_active
-            and product.status == Product.Status.PUBLISHED
-            and shop.status == Shop.Status.ACTIVE
+            row["is_active"]
+            and row["product_status"] == Product.Status.PUBLISHED
+            and row["shop_status"] == Shop.Status.ACTIVE
         ),
-        stock_available=max(stock.available, 0) if stock is not None else 0,
+        stock_available=max(on_hand - row["reserved"], 0) if on_hand is not None else 0,
         cart_item_id=cart_item_id,
     )
 
 
-def _shop_info(shop: Shop) -> ShopInfo:
+def _shop_info(row: Mapping[str, Any]) -> ShopInfo:
     return ShopInfo(
-        id=shop.pk,
-        slug=shop.slug,
-        name=shop.name,
-        shipping_fee=quantize(shop.shipping_fee),
-        free_shipping_threshold=shop.free_shipping_threshold,
-        owner_id=shop.owner_id,
+        id=row["shop_id"],
+        slug=row["shop_slug"],
+        name=row["shop_name"],
+        shipping_fee=quantize(row["shipping_fee"]),
+        free_shipping_threshold=row["free_shipping_threshold"],
+        owner_id=row["shop_owner_id"],
     )
-
-
-_LINE_RELATIONS = ("product__shop", "product__category", "stock")
 
 
 def _load_lines(
     user: User, items: Sequence[ItemInput] | None
-) -> list[tuple[ProductVariant, int, UUID | None]]:
+) -> list[tuple[dict[str, Any], int, UUID | None]]:
+    """(line row, quantity, cart item id) in cart order, or in the order of `items`."""
     if items is None:
         cart_items = (
             CartItem.objects.filter(cart__user=user)
-            .select_related(*(f"variant__{r}" for r in _LINE_RELATIONS))
             .order_by("created_at", "id")
+            .values_list("pk", "quantity", *(f"variant__{path}" for path in _LINE_FIELDS.values()))
         )
-        return [(i.variant, i.quantity, i.pk) for i in cart_items]
+        return [
+            (dict(zip(_LINE_FIELDS, values, strict=True)), quantity, item_id)
+            for item_id, quantity, *values in cart_items
+        ]
     quantities: dict[UUID, int] = {}
     for item in items:
         quantities[item.variant_id] = quantities.get(item.variant_id, 0) + item.quantity
@@ -297,21 +319,21 @@ def _load_lines(
                 requested=quantity,
                 variant_id=str(variant_id),
             )
-    variants = {
-        v.pk: v
-        for v in ProductVariant.objects.filter(
+    rows = {
+        values[0]: dict(zip(_LINE_FIELDS, values, strict=True))
+        for values in ProductVariant.objects.filter(
             pk__in=list(quantities),
             is_active=True,
             product__status=Product.Status.PUBLISHED,
             product__shop__status=Shop.Status.ACTIVE,
-        ).select_related(*_LINE_RELATIONS)
+        ).values_list(*_LINE_FIELDS.values())
     }
-    missing = [str(v) for v in quantities if v not in variants]
+    missing = [str(v) for v in quantities if v not in rows]
     if missing:
         raise CartVariantNotFound(
             "No such product variant for sale.", variant_id=missing[0], variant_ids=missing
         )
-    return [(variants[v], q, None) for v, q in quantities.items()]
+    return [(rows[v], q, None) for v, q in quantities.items()]
 
 
 def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
@@ -361,8 +383,8 @@ def load_checkout(
     and DiscountNotFound (unknown code for that shop).
     """
     loaded = _load_lines(user, items)
-    lines = [_pricing_line(variant, quantity, item_id) for variant, quantity, item_id in loaded]
-    shops = {v.product.shop_id: _shop_info(v.product.shop) for v, _, _ in loaded}
+    lines = [_pricing_line(row, quantity, item_id) for row, quantity, item_id in loaded]
+    shops = {row["shop_id"]: _shop_info(row) for row, _, _ in loaded}
     discounts = _load_discounts(codes)
     usage = user_discount_usage(
         user=user, discount_ids=[d.pk for ds in discounts.values() for d in ds]

@@ -279,14 +279,19 @@ def test_multi_line_calls_run_five_statements_whatever_the_number_of_lines(
     assert StockMovement.objects.count() == 11
 
 
-def test_a_stock_low_crossing_adds_only_its_outbox_row(django_assert_num_queries):
-    """The locked rows carry what the payload needs: no lazy loads per line."""
+def test_stock_low_crossings_add_one_load_and_their_outbox_rows(django_assert_num_queries):
+    """Rows that cross are loaded again with product and shop in one query: no lazy loads."""
     crossing = [StockItemFactory(on_hand=6, low_stock_threshold=5) for _ in range(3)]
+    calm = [StockItemFactory(on_hand=60, low_stock_threshold=5) for _ in range(3)]
 
-    with django_assert_num_queries(5 + 3):
-        stock_reserve(lines=[StockLine(item.variant_id, 1) for item in crossing])
+    with django_assert_num_queries(5 + 1 + 3):
+        stock_reserve(lines=[StockLine(item.variant_id, 1) for item in crossing + calm])
 
-    assert len(events("stock.low")) == 3
+    assert sorted(payload["variant_id"] for payload in events("stock.low")) == sorted(
+        str(item.variant_id) for item in crossing
+    )
+    with django_assert_num_queries(5):
+        stock_reserve(lines=[StockLine(item.variant_id, 1) for item in calm])
 
 
 def test_one_call_can_serve_several_orders():
