@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 from uuid import UUID
 
-from django.db import transaction
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db import connections, router, transaction
+from django.db.models import F, IntegerField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
 from apps.catalog.cache import product_cache_bump
@@ -170,13 +171,21 @@ def _without_rows(wanted: Iterable[UUID], items: Iterable[StockItem]) -> list[UU
     return sorted(missing, key=str)
 
 
-def _per_row(quantities: dict[UUID, int]) -> Case | Value:
-    """`CASE WHEN id = .. THEN q .. END`: one UPDATE moves every row by its own quantity (a
-    single row by a plain value: the usual one-line order compiles a simpler statement)."""
-    if len(quantities) == 1:
-        return Value(next(iter(quantities.values())), output_field=IntegerField())
-    return Case(
-        *(When(pk=pk, then=Value(quantity)) for pk, quantity in quantities.items()),
+def _per_row(quantities: dict[UUID, int]) -> RawSQL:
+    """`CASE id WHEN .. THEN q .. END`: one UPDATE moves every row by its own quantity. Written
+    as SQL rather than `Case(When(pk=..))`: resolving a `When` lookup per line cost more CPU
+    than the statement costs PostgreSQL (about 0.2 ms a line)."""
+    pk = StockItem._meta.pk
+    connection = connections[router.db_for_write(StockItem)]
+    quote = connection.ops.quote_name
+    column = f"{quote(StockItem._meta.db_table)}.{quote(pk.column)}"
+    params: list[object] = []
+    for item_pk, quantity in quantities.items():
+        params += [pk.get_db_prep_value(item_pk, connection), quantity]
+    # Only quoted identifiers from the model's meta go into the text; values are parameters.
+    return RawSQL(  # noqa: S611
+        f"CASE {column}{' WHEN %s THEN %s' * len(quantities)} END",
+        params,
         output_field=IntegerField(),
     )
 

@@ -2,7 +2,11 @@
 exactly like the embedded default (config.settings.dev: WAL, IMMEDIATE transactions).
 
 Usage: DATABASE_URL=sqlite:////tmp/x.sqlite3 python tests/orders/sqlite_oversell.py BUYERS UNITS
-Prints one JSON line: {"vendor", "journal_mode", "outcomes", "on_hand", "reserved", "orders"}.
+Every buyer orders one unit of the scarce variant and one of an ample variant of another shop
+(two orders, one two-line stock reservation). Afterwards the orders of one checkout are cancelled
+(release) and those of another shipped (fulfil), so every stock statement also runs on SQLite.
+Prints one JSON line: {"vendor", "journal_mode", "outcomes", "on_hand", "reserved", "orders",
+"ample", "after_moves"}.
 """
 
 import json
@@ -27,12 +31,13 @@ def main(buyers: int, units: int) -> None:
     call_command("migrate", verbosity=0)
     from apps.inventory.errors import InsufficientStock
     from apps.inventory.models import StockItem
-    from apps.orders.models import Order
+    from apps.orders.models import Checkout, Order
     from apps.orders.pricing import ItemInput
     from apps.orders.services import order_place
     from tests.orders.factories import UserFactory, address_payload, stocked_variant
 
     variant = stocked_variant(price="9.99", on_hand=units)
+    ample = stocked_variant(price="1.00", on_hand=1000)
     users = [UserFactory() for _ in range(buyers)]
     barrier = threading.Barrier(buyers)
     outcomes: list[str] = []
@@ -42,7 +47,10 @@ def main(buyers: int, units: int) -> None:
             barrier.wait(timeout=30)
             order_place(
                 buyer=user,
-                items=[ItemInput(variant_id=variant.pk, quantity=1)],
+                items=[
+                    ItemInput(variant_id=variant.pk, quantity=1),
+                    ItemInput(variant_id=ample.pk, quantity=2),
+                ],
                 shipping_address=address_payload(),
             )
             outcomes.append("placed")
@@ -59,6 +67,25 @@ def main(buyers: int, units: int) -> None:
     for thread in threads:
         thread.join(timeout=120)
     item = StockItem.objects.get(variant=variant)
+    ample_item = StockItem.objects.get(variant=ample)
+    ample_state = [ample_item.on_hand, ample_item.reserved]
+    after_moves = None
+    if Order.objects.count() >= 4:
+        from apps.orders.services import order_transition
+
+        first, second = Checkout.objects.order_by("created_at", "id").prefetch_related("orders")[:2]
+        for order in first.orders.all():
+            order_transition(order_id=order.pk, to="cancelled", actor=None, actor_role="staff")
+        for order in second.orders.all():
+            order_transition(order_id=order.pk, to="confirmed", actor=None, actor_role="staff")
+            order_transition(
+                order_id=order.pk, to="shipped", actor=None, actor_role="staff",
+                tracking_number="T-1",
+            )  # fmt: skip
+        after_moves = [
+            list(StockItem.objects.filter(variant=v).values_list("on_hand", "reserved")[0])
+            for v in (variant, ample)
+        ]
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA journal_mode")
         journal_mode = cursor.fetchone()[0]
@@ -71,6 +98,8 @@ def main(buyers: int, units: int) -> None:
                 "on_hand": item.on_hand,
                 "reserved": item.reserved,
                 "orders": Order.objects.count(),
+                "ample": ample_state,
+                "after_moves": after_moves,
                 "alive": sum(thread.is_alive() for thread in threads),
             }
         )

@@ -41,4 +41,8 @@ def test_fifty_buyers_race_for_twenty_units_on_sqlite(tmp_path):
     assert report["journal_mode"] == "wal"
     assert report["alive"] == 0
     assert report["outcomes"] == {"placed": 20, "insufficient_stock": 30}
-    assert (report["on_hand"], report["reserved"], report["orders"]) == (20, 20, 20)
+    # 20 checkouts of two orders each (the scarce variant's shop and the ample one's).
+    assert (report["on_hand"], report["reserved"], report["orders"]) == (20, 20, 40)
+    assert report["ample"] == [1000, 40]
+    # One checkout cancelled (release), one shipped (fulfil): [on_hand, reserved] per variant.
+    assert report["after_moves"] == [[19, 18], [998, 36]]
