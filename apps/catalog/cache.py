@@ -1,48 +1,115 @@
-"""Redis caches of the product detail and the category tree, invalidated by version keys.
+"""Redis caches of the product detail, the public list pages and the category tree, invalidated
+by version keys, with a small per-process copy of the hottest entries in front of Redis.
 
-Every write bumps the version of what it changed; readers compose the data key from the current
-version, so a write is visible on the next read and a reader racing a writer can only fill a key
-nobody reads any more. The bump runs at once (the writer's own next read sees it) and again after
-commit (a reader between the first bump and the commit may have cached the old rows under the new
-version).
+Every write bumps the version of what it changed; readers compare an entry's version with the
+current one, so a write is visible on the next read and a reader racing a writer can only fill an
+entry nobody reads any more. The bump runs at once (the writer's own next read sees it) and again
+after commit (a reader between the first bump and the commit may have cached the old rows under
+the new version).
+
+What bumps what:
+
+- `product_cache_bump(product_id)`: the product's detail and every public list page (a list shows
+  the product's name, price, image, rating and `in_stock`). Catalog services call it on every
+  product, variant and image write; inventory on stock changes; reviews on rating changes.
+- `category_cache_bump()`: the category tree and every list page (lists show category names).
+- `product_list_cache_bump()`: list pages only (for writes elsewhere that a list shows).
+
+Per-process copies (`_LocalEntries`) are validated against the version in Redis on every read: a
+hit costs one GET of a short version string instead of the entry's bytes; a version that is gone
+(evicted, cache cleared) never matches, so nothing survives a flush.
 
 Other apps whose writes change what the product detail shows (stock availability) call
 `product_cache_bump(product_id)` or `product_cache_bump_for_variants(variant_ids)`.
 """
 
-import uuid
+import hashlib
+import os
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
 from django.core.cache import cache
 from django.db import transaction
+from django_redis.client import DefaultClient
+from redis.exceptions import RedisError
 
 DETAIL_TTL = 60 * 60
 CATEGORY_TTL = 60 * 60
+# Lists also show what no catalog write touches (a shop's name, an image's thumbnails once they
+# are made): a short lifetime bounds how long such a change can take to show.
+LIST_TTL = 5 * 60
 # Longer than any data TTL; an expired version is replaced by a fresh random one, which only
 # makes the next read rebuild, so version keys need not live forever.
 VERSION_TTL = 7 * 24 * 60 * 60
 _CATEGORIES = "catalog:categories"
+_LIST = "catalog:list"
+
+Entry = dict[str, Any]
+
+
+class _LocalEntries:
+    """A bounded LRU of (version, expiry, entry) in this process, shared by its threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[int, float, Entry]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, version: int) -> Entry | None:
+        item = self._items.get(key)
+        if item is None or item[0] != version or item[1] < time.monotonic():
+            return None
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+        return item[2]
+
+    def put(self, key: str, version: int, entry: Entry, ttl: float) -> None:
+        with self._lock:
+            self._items[key] = (version, time.monotonic() + ttl, entry)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_local_details = _LocalEntries(2048)
+_local_pages = _LocalEntries(512)
+
+
+def local_caches_clear() -> None:
+    """Forget this process's copies (tests; never needed for correctness)."""
+    _local_details.clear()
+    _local_pages.clear()
 
 
 def _version_key(name: str) -> str:
     return f"{name}:v"
 
 
-def _new_version() -> str:
-    return uuid.uuid4().hex[:16]
+def _new_version() -> int:
+    # An int: django-redis stores it as plain digits, which `_VersionReader` reads without pickle.
+    return secrets.randbits(62)
 
 
-def _bump(name: str) -> None:
+def _bump(*names: str) -> None:
     def bump() -> None:
-        cache.set(_version_key(name), _new_version(), timeout=VERSION_TTL)
+        version = _new_version()
+        cache.set_many({_version_key(name): version for name in names}, timeout=VERSION_TTL)
 
     bump()
     transaction.on_commit(bump)
 
 
-def _current_version(name: str) -> str:
+def _current_version(name: str) -> int:
     key = _version_key(name)
     version = cache.get(key)
     if version is None:
@@ -52,13 +119,109 @@ def _current_version(name: str) -> str:
     return version
 
 
+class _VersionReader:
+    """GET of a version key on a Redis connection of this thread's own.
+
+    A cache hit's only round trip. redis-py's client and connection pool spend about 20 us of
+    Python per command (pool lock, a poll of the socket, packing), twice the loopback round trip
+    itself; here the command is one `send_packed_command` and one `read_response` on a plain
+    redis-py `Connection` made from the cache's own connection settings. Values are decoded as
+    django-redis decodes them. Any other cache backend, and any error, goes through the cache
+    API."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            pool = cache.client.get_client(write=False).connection_pool  # type: ignore[attr-defined]
+            conn = pool.connection_class(**pool.connection_kwargs)
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def get(self, key: str) -> Any:
+        client = getattr(cache, "client", None)
+        if not isinstance(client, DefaultClient):
+            return cache.get(key)
+        full_key = client.make_key(key).encode()
+        command = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(full_key), full_key)
+        conn = self._connection()
+        try:
+            conn.send_packed_command([command], check_health=False)
+            raw = conn.read_response()
+        except (RedisError, OSError):
+            conn.disconnect()
+            self._local.conn = None
+            return cache.get(key)
+        return None if raw is None else client.decode(raw)
+
+
+_versions = _VersionReader()
+
+
+def _usable(cached: Any, version: int, ttl: float) -> float:
+    """Seconds an entry read from Redis may still be served (0: stale, expired or foreign)."""
+    if not (isinstance(cached, tuple) and len(cached) == 3 and cached[0] == version):
+        return 0
+    return max(ttl - (time.time() - cached[2]), 0)
+
+
+def _versioned_lookup(name: str, entry_key: str, local: _LocalEntries, ttl: float) -> Entry | None:
+    """The entry under `entry_key` if one was cached under the current version of `name` (this
+    process's copy, else Redis's); never builds. A hit on this process's copy is one GET."""
+    version = _versions.get(_version_key(name))
+    if version is None:
+        return None
+    entry = local.get(entry_key, version)
+    if entry is not None:
+        return entry
+    cached = cache.get(entry_key)
+    remaining = _usable(cached, version, ttl)
+    if not remaining:
+        return None
+    local.put(entry_key, version, cached[1], remaining)
+    return cached[1]
+
+
+def _versioned_cached(
+    name: str,
+    entry_key: str,
+    local: _LocalEntries,
+    ttl: float,
+    build: Callable[[], Entry | None],
+) -> Entry | None:
+    """The current entry under `entry_key`, else `build()` stored under the current version of
+    `name` (None from build: nothing is stored).
+
+    The version is read before `build` reads the database. A reader that read it before a
+    writer's after-commit bump stores an entry of that older version, which the bump has already
+    made stale, so no stale entry outlives the write."""
+    entry = _versioned_lookup(name, entry_key, local, ttl)
+    if entry is not None:
+        return entry
+    version = _current_version(name)
+    entry = build()
+    if entry is None:
+        return None
+    cache.set(entry_key, (version, entry, time.time()), timeout=ttl)
+    local.put(entry_key, version, entry, ttl)
+    return entry
+
+
+# --- product detail ----------
+
+
 def _product(product_id: UUID | str) -> str:
     return f"catalog:product:{product_id}"
 
 
-def product_cache_bump(product_id: UUID | str) -> None:
-    """Invalidate the cached detail of one product (call after any write that shows in it)."""
-    _bump(_product(product_id))
+def product_cache_bump(product_id: UUID | str, *, lists: bool = True) -> None:
+    """Invalidate the cached detail of one product and the public list pages (call after any
+    write that shows in either). `lists=False` leaves the list pages alone: for a write a list
+    cannot show, such as a stock change that leaves every variant of the product on the same side
+    of zero available (lists show only `in_stock`)."""
+    _bump(_product(product_id), *((_LIST,) if lists else ()))
 
 
 def product_cache_bump_for_variants(variant_ids: Iterable[UUID | str]) -> None:
@@ -73,30 +236,50 @@ def product_cache_bump_for_variants(variant_ids: Iterable[UUID | str]) -> None:
 
 
 def product_detail_cached(
-    product_id: UUID | str, build: Callable[[], dict[str, Any] | None]
-) -> dict[str, Any] | None:
-    """The cached detail entry of a product, built (and cached) on a miss. None: no product.
-
-    The entry carries the version it was built under and is read together with the current
-    version in one round trip; an entry of another version is stale. (A reader that read the
-    version before a writer's after-commit bump stores an entry of that older version, which the
-    bump has already made stale, so no stale entry outlives the write.)"""
+    product_id: UUID | str, build: Callable[[], Entry | None]
+) -> Entry | None:
+    """The cached detail entry of a product, built (and cached) on a miss. None: no product."""
     name = _product(product_id)
-    version_key, entry_key = _version_key(name), f"{name}:detail"
-    found = cache.get_many([version_key, entry_key])
-    version = found.get(version_key) or _current_version(name)
-    cached = found.get(entry_key)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    entry = build()
-    if entry is None:
-        return None
-    cache.set(entry_key, (version, entry), timeout=DETAIL_TTL)
+    return _versioned_cached(name, f"{name}:detail", _local_details, DETAIL_TTL, build)
+
+
+def product_detail_lookup(product_id: UUID | str) -> Entry | None:
+    """The cached detail entry of a product if there is a current one (None: not cached)."""
+    name = _product(product_id)
+    return _versioned_lookup(name, f"{name}:detail", _local_details, DETAIL_TTL)
+
+
+# --- public list pages ----------
+
+
+def product_list_cache_bump() -> None:
+    """Invalidate every cached public list page."""
+    _bump(_LIST)
+
+
+def _page_key(url: str) -> str:
+    return f"{_LIST}:page:{hashlib.blake2b(url.encode(), digest_size=16).hexdigest()}"
+
+
+def product_list_page_cached(url: str, build: Callable[[], Entry]) -> Entry:
+    """The rendered public list page for `url` (the absolute request URL: the page's next and
+    previous links are made from it), built and cached on a miss."""
+    entry = _versioned_cached(_LIST, _page_key(url), _local_pages, LIST_TTL, build)
+    assert entry is not None
     return entry
 
 
+def product_list_page_lookup(url: str) -> Entry | None:
+    """The cached public list page for `url` if there is a current one."""
+    return _versioned_lookup(_LIST, _page_key(url), _local_pages, LIST_TTL)
+
+
+# --- categories ----------
+
+
 def category_cache_bump() -> None:
-    _bump(_CATEGORIES)
+    """Invalidate the category tree and the list pages (they show category names)."""
+    _bump(_CATEGORIES, _LIST)
 
 
 def categories_cached(build: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ import hashlib
 from typing import Any
 
 import orjson
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.catalog import selectors, services
+from apps.catalog.api.fast import FastPathThrottleMixin, cached_response
 from apps.catalog.api.serializers import (
     CategoryNodeOutput,
     ProductCreateInput,
@@ -27,13 +28,20 @@ from apps.catalog.api.serializers import (
     VariantOutput,
     VariantUpdateInput,
 )
-from apps.catalog.cache import categories_cached, product_detail_cached
+from apps.catalog.cache import (
+    categories_cached,
+    product_detail_cached,
+    product_detail_lookup,
+    product_list_page_cached,
+    product_list_page_lookup,
+)
 from apps.catalog.errors import InvalidProduct, ProductNotFound
 from apps.catalog.product_types import REGISTRY, attribute_by_name, get_product_type
 from apps.core.errors import InvalidInput
 from apps.core.openapi import problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsSeller
+from apps.core.renderers import OrjsonRenderer
 
 # Conflicts a seller's write can meet (documented so clients and the schema fuzz expect them).
 PRODUCT_WRITE = {409: ["catalog.product_archived"]}
@@ -127,7 +135,21 @@ def _list_filters(request: Request) -> selectors.ProductFilters:
     )
 
 
-class ProductListCreateApi(generics.ListAPIView):
+def _entry(body: bytes) -> dict[str, Any]:
+    return {"body": body, "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"'}
+
+
+def public_list_lookup(request: HttpRequest) -> dict[str, Any] | None:
+    """The cached page for this URL, if any (the fast path's lookup: `apps.catalog.api.fast`)."""
+    return product_list_page_lookup(request.build_absolute_uri())
+
+
+class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
+    """The public list is the same for every caller (published products only), so each page is
+    cached as rendered bytes keyed by its absolute URL (its next/previous links are made from it)
+    under the catalog's list version, which every product, variant, stock, image, rating and
+    category write bumps."""
+
     serializer_class = ProductSummaryOutput
     pagination_class = PageNumberPagination
     filter_backends = ()
@@ -152,10 +174,20 @@ class ProductListCreateApi(generics.ListAPIView):
                 description="Equality on a product attribute, e.g. attr.color=black (repeatable).",
             ),
         ],
+        responses={
+            200: ProductSummaryOutput(many=True),
+            304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
+        },
         summary="Published products: filters, search and ordering",
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        entry = product_list_page_cached(request.build_absolute_uri(), self._render_page)
+        return cached_response(request, entry, public=True)
+
+    def _render_page(self) -> dict[str, Any]:
+        page = self.paginate_queryset(self.get_queryset())
+        data = self.get_paginated_response(self.get_serializer(page, many=True).data).data
+        return _entry(OrjsonRenderer().render(data))
 
     @extend_schema(
         request=ProductCreateInput,
@@ -198,26 +230,28 @@ def _detail_entry(product_id: Any) -> dict[str, Any] | None:
     )
     if product is None:
         return None
-    body = orjson.dumps(ProductDetailOutput(product).data, default=str)
     return {
-        "body": body,
-        "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        **_entry(orjson.dumps(ProductDetailOutput(product).data, default=str)),
         "status": product.status,
         "shop_active": product.shop.status == "active",
         "owner_id": str(product.shop.owner_id),
     }
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
+def _public(entry: dict[str, Any]) -> bool:
+    return entry["status"] == "published" and entry["shop_active"]
 
 
-class ProductDetailApi(APIView):
+def public_detail_lookup(request: HttpRequest, ident: str) -> dict[str, Any] | None:
+    """The cached detail of a public product named by id, if any (the fast path's lookup)."""
+    product_id = selectors.as_uuid(ident)
+    if product_id is None:
+        return None
+    entry = product_detail_lookup(product_id)
+    return entry if entry is not None and _public(entry) else None
+
+
+class ProductDetailApi(FastPathThrottleMixin, APIView):
     def get_permissions(self) -> list:
         if self.request.method in ("PATCH", "DELETE"):
             return [IsAuthenticatedUser(), IsSeller()]
@@ -247,18 +281,7 @@ class ProductDetailApi(APIView):
             user=request.user,
         ):
             raise ProductNotFound(f"No product {ident!r}.")
-        public = entry["status"] == "published" and entry["shop_active"]
-        headers = {
-            "ETag": entry["etag"],
-            "Cache-Control": "public, no-cache" if public else "private, no-cache",
-        }
-        if _etag_matches(request.headers.get("If-None-Match", ""), entry["etag"]):
-            response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        else:
-            response = HttpResponse(entry["body"], content_type="application/json", headers=headers)
-        if not public:
-            response["Vary"] = "Authorization"
-        return response
+        return cached_response(request, entry, public=_public(entry))
 
     @extend_schema(
         request=ProductUpdateInput,
