@@ -25,8 +25,27 @@ from apps.catalog.errors import CategoryNotFound, ProductNotFound, VariantNotFou
 from apps.catalog.models import Category, Product, ProductImage, ProductVariant
 from apps.catalog.search import full_text_available, search_apply
 
-# Columns list items never show: skip their bytes.
-LIST_DEFERRED = ("description", "search_vector", "rating_histogram")
+# What a list item (ProductSummaryOutput) shows: only these columns are loaded.
+LIST_FIELDS = (
+    "id",
+    "slug",
+    "type",
+    "name",
+    "status",
+    "price",
+    "rating_avg",
+    "rating_count",
+    "published_at",
+    "created_at",
+    "shop__id",
+    "shop__slug",
+    "shop__name",
+    "category__id",
+    "category__slug",
+    "category__name",
+)
+# Lists read images from this attribute (a plain list: no per-product queryset to build).
+LIST_IMAGES = "listed_images"
 
 ORDERINGS: dict[str, tuple[str, ...]] = {
     "price": ("price", "-created_at", "id"),
@@ -65,8 +84,15 @@ def in_stock_expression() -> Exists:
     )
 
 
-def _images() -> Prefetch:
-    return Prefetch("images", queryset=ProductImage.objects.select_related("asset"))
+def _images(to_attr: str | None = None) -> Prefetch:
+    return Prefetch(
+        "images", queryset=ProductImage.objects.select_related("asset"), to_attr=to_attr
+    )
+
+
+def _summaries(products: QuerySet[Product]) -> QuerySet[Product]:
+    """Only what list items show, images prefetched into LIST_IMAGES."""
+    return products.only(*LIST_FIELDS).prefetch_related(_images(LIST_IMAGES))
 
 
 def _variants(*, active_only: bool) -> Prefetch:
@@ -137,7 +163,7 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
         ordering = "-created_at"  # relevance only means something with a search
     # in_stock is not annotated here: PostgreSQL evaluates such an EXISTS as one hashed subplan
     # over every variant in the table; `products_mark_in_stock` asks only about the page.
-    return products.defer(*LIST_DEFERRED).prefetch_related(_images()).order_by(*ORDERINGS[ordering])
+    return _summaries(products).order_by(*ORDERINGS[ordering])
 
 
 def products_mark_in_stock(products: list[Product]) -> list[Product]:
@@ -148,6 +174,7 @@ def products_mark_in_stock(products: list[Product]) -> list[Product]:
             is_active=True,
             stock__on_hand__gt=F("stock__reserved"),
         )
+        .order_by()  # not the model's ordering: DISTINCT would include its columns
         .values_list("product_id", flat=True)
         .distinct()
     )
@@ -261,7 +288,7 @@ def seller_product_list(*, actor: Any, status: str = "", search: str = "") -> Qu
     if search:
         products = search_apply(products, search)
         ordering = ORDERINGS["relevance"]
-    return products.defer(*LIST_DEFERRED).prefetch_related(_images()).order_by(*ordering)
+    return _summaries(products).order_by(*ordering)
 
 
 # --- categories ----------

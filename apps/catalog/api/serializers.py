@@ -108,6 +108,13 @@ RATING_HISTOGRAM_SCHEMA = {
 }
 
 
+def _images_of(product: Product) -> list[Any]:
+    """The catalog's lists prefetch images into a plain list (`selectors.LIST_IMAGES`); other
+    callers' querysets prefetch `images` or not at all."""
+    listed = getattr(product, "listed_images", None)
+    return listed if listed is not None else list(product.images.all())
+
+
 class ProductSummaryOutput(serializers.Serializer):
     """A product in lists (and in other apps' responses): no variants, first image only."""
 
@@ -131,7 +138,7 @@ class ProductSummaryOutput(serializers.Serializer):
         # Hand-built for speed (lists render 20-100 of these); equal to the declared fields'
         # output, which tests/catalog pins. The declarations document the schema.
         shop, category = product.shop, product.category
-        images = list(product.images.all())
+        images = _images_of(product)
         return {
             "id": str(product.pk),
             "slug": product.slug,
@@ -159,8 +166,7 @@ class ProductSummaryOutput(serializers.Serializer):
 
     @extend_schema_field(ImageOutput(allow_null=True))
     def get_image(self, product: Product) -> dict[str, Any] | None:
-        # Uses the prefetched images when present (lists prefetch them).
-        images = list(product.images.all())
+        images = _images_of(product)
         return image_as_dict(images[0]) if images else None
 
     @extend_schema_field(OpenApiTypes.BOOL)
