@@ -127,6 +127,70 @@ def _django_command(*args: str) -> str:
     ).stdout
 
 
+# --- CPU accounting (Linux /proc): what one order costs each process, whatever else runs -------
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + system, all threads) used so far by one process; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _postgres_backends(database: str) -> list[int]:
+    """Backends serving `database` (their title is `postgres: <cluster>: <user> <db> ...`)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if title.startswith("postgres: ") and f" {database} " in title:
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used during a run by the API server, the relay worker and the PostgreSQL
+    backends of the bench database. On a shared machine throughput swings with what else runs;
+    CPU per order does not, so it is what compares two versions of the code."""
+
+    def __init__(self, groups: dict[str, Any]) -> None:
+        self.groups = groups  # name -> callable returning the pids to count
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: _cpu_of(pid) for pid in pids()} for name, pids in self.groups.items()}
+
+    @staticmethod
+    def used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict:
+        return {
+            name: round(
+                sum(cpu - before[name].get(pid, 0.0) for pid, cpu in after[name].items()), 2
+            )
+            for name in after
+        }
+
+
 def _wrk(wrk: str, base_url: str, workdir: Path, variants_file: Path, duration: str) -> dict:
     env = {
         **os.environ,
@@ -167,8 +231,25 @@ def _row(name: str, label: str, result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str]) -> list[dict]:
-    """Run the selected checkout scenarios against a running server; returns result rows."""
+def _with_cpu(row: dict[str, Any], used: dict[str, float]) -> dict[str, Any]:
+    """CPU seconds of each process group during the run, and ms per request."""
+    row["cpu_s"] = used
+    requests = max(row["requests"], 1)
+    row["cpu_ms_per_request"] = {name: round(s * 1000 / requests, 2) for name, s in used.items()}
+    return row
+
+
+def measure(
+    wrk: str,
+    base_url: str,
+    workdir: Path,
+    duration: str,
+    only: set[str],
+    meter: CpuMeter | None = None,
+) -> list[dict]:
+    """Run the selected checkout scenarios against a running server; returns result rows (with
+    the CPU each process group used during the measured run when a `meter` is given)."""
+    meter = meter or CpuMeter({})
     from bench.run import log
 
     rows: list[dict] = []
@@ -178,17 +259,24 @@ def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str
         log("checkout: 2s warm-up")
         _wrk(wrk, base_url, data, data / "variants", "2s")
         log(f"checkout: {duration} at {BUYERS} buyers over {VARIANTS} variants")
-        row = _row(
-            "checkout",
-            f"checkout, {BUYERS} buyers over {VARIANTS} variants (ample stock)",
-            _wrk(wrk, base_url, data, data / "variants", duration),
+        before = meter.snapshot()
+        result = _wrk(wrk, base_url, data, data / "variants", duration)
+        used = meter.used(before, meter.snapshot())
+        row = _with_cpu(
+            _row(
+                "checkout",
+                f"checkout, {BUYERS} buyers over {VARIANTS} variants (ample stock)",
+                result,
+            ),
+            used,
         )
         row["target"] = TARGET_ORDERS_PER_SECOND
         row["met"] = row["orders_per_s"] >= TARGET_ORDERS_PER_SECOND and not row["other"]
         row["relay_drain_s"] = _wait_for_relay()
         log(
             f"checkout: {row['orders_per_s']} orders/s, p50 {row['p50_ms']} ms, "
-            f"p99 {row['p99_ms']} ms, {row['other']} unexpected responses"
+            f"p99 {row['p99_ms']} ms, {row['other']} unexpected responses; "
+            f"CPU ms per order {row['cpu_ms_per_request']}"
         )
         rows.append(row)
     if not only or "checkout_hot" in only:
@@ -196,10 +284,15 @@ def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str
         hot = (data / "hot").read_text().strip()
         before = json.loads(_django_command("hot-state", hot))
         log(f"checkout_hot: {duration} at {BUYERS} buyers on one variant with {HOT_STOCK} units")
-        row = _row(
-            "checkout_hot",
-            f"checkout, {BUYERS} buyers on one variant with {HOT_STOCK} units",
-            _wrk(wrk, base_url, data, data / "hot", duration),
+        snapshot = meter.snapshot()
+        result = _wrk(wrk, base_url, data, data / "hot", duration)
+        row = _with_cpu(
+            _row(
+                "checkout_hot",
+                f"checkout, {BUYERS} buyers on one variant with {HOT_STOCK} units",
+                result,
+            ),
+            meter.used(snapshot, meter.snapshot()),
         )
         after = json.loads(_django_command("hot-state", hot))
         row["relay_drain_s"] = _wait_for_relay()
@@ -223,8 +316,8 @@ def measure(wrk: str, base_url: str, workdir: Path, duration: str, only: set[str
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| checkout scenario | orders/s | req/s | p50 ms | p99 ms | 201 | 409 | other "
-        "| events delivered after | check |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| CPU ms per request: API / PostgreSQL / relay | events delivered after | check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         drain = "not drained" if row["relay_drain_s"] is None else f"{row['relay_drain_s']} s"
@@ -234,10 +327,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             check = f"sold {row['created']} of {HOT_STOCK}, reserved +{row['reserved_delta']}: " + (
                 "exact" if row["met"] else "MISMATCH"
             )
+        cpu = row.get("cpu_ms_per_request") or {}
+        cpu_text = " / ".join(str(cpu.get(k, "-")) for k in ("api", "postgres", "relay"))
         lines.append(
             f"| {row['label']} | {row['orders_per_s']:.1f} | {row['rps']:.1f} | {row['p50_ms']} "
             f"| {row['p99_ms']} | {row['created']} | {row['conflict']} | {row['other']} "
-            f"| {drain} | {check} |"
+            f"| {cpu_text} | {drain} | {check} |"
         )
     return "\n".join(lines)
 
@@ -292,8 +387,19 @@ def run_all(wrk: str, workdir: Path, only: set[str]) -> list[dict]:
     os.environ["BENCH_CELERY_EAGER"] = "false"
     try:
         port = run.free_port()
-        with run.Server(port, workdir / "gunicorn-checkout.log"), Worker(workdir / "worker.log"):
-            return measure(wrk, f"http://127.0.0.1:{port}", workdir, run.DURATION, selected)
+        with (
+            run.Server(port, workdir / "gunicorn-checkout.log") as server,
+            Worker(workdir / "worker.log") as worker,
+        ):
+            database = run.DATABASE_URL.rsplit("/", 1)[-1].split("?")[0]
+            meter = CpuMeter(
+                {
+                    "api": lambda: _descendants(server.process.pid),
+                    "postgres": lambda: _postgres_backends(database),
+                    "relay": lambda: _descendants(worker.process.pid),
+                }
+            )
+            return measure(wrk, f"http://127.0.0.1:{port}", workdir, run.DURATION, selected, meter)
     finally:
         os.environ.pop("BENCH_CELERY_EAGER", None)
 
