@@ -238,11 +238,19 @@ def _emit_low_crossings(items: Iterable[StockItem], available_change: dict[UUID,
         emit(STOCK_LOW, item.variant_id, stock_low_payload(item))
 
 
-def _bump_product_caches(items: Iterable[StockItem]) -> None:
+def _bump_product_caches(items: Iterable[StockItem], available_change: dict[UUID, int]) -> None:
     """Product detail shows per-variant availability from a cache; the catalog's bump runs now
-    and again after commit, so the next read after commit sees the new figures."""
-    for product_id in {item.variant.product_id for item in items}:
-        product_cache_bump(product_id)
+    and again after commit, so the next read after commit sees the new figures. Public list
+    pages show only whether a product is in stock: they are invalidated only when a variant's
+    available crosses zero (every order would otherwise empty the list cache)."""
+    crosses: dict[UUID, bool] = {}
+    for item in items:
+        after = item.available
+        before = after - available_change.get(item.pk, 0)
+        product_id = item.variant.product_id
+        crosses[product_id] = crosses.get(product_id, False) or ((before > 0) != (after > 0))
+    for product_id, lists in crosses.items():
+        product_cache_bump(product_id, lists=lists)
 
 
 def _record(
@@ -341,7 +349,7 @@ def stock_adjust(
                 stock_adjusted_payload(item, delta=delta, reason=reason),
             )
             _emit_low_crossings([item], {pk: delta})
-            _bump_product_caches([item])
+            _bump_product_caches([item], {pk: delta})
     return item
 
 
@@ -399,8 +407,9 @@ def stock_reserve(
             actor=actor,
             order_ids={item.pk: wanted[item.variant_id].order_id for item in items},
         )
-        _emit_low_crossings(items, {pk: -quantity for pk, quantity in quantities.items()})
-        _bump_product_caches(items)
+        taken = {pk: -quantity for pk, quantity in quantities.items()}
+        _emit_low_crossings(items, taken)
+        _bump_product_caches(items, taken)
 
 
 def _decrease_reserved(
@@ -454,7 +463,9 @@ def _decrease_reserved(
             actor=actor,
             order_ids={item.pk: wanted[item.variant_id].order_id for item in items},
         )
-        _bump_product_caches(items)
+        # A release gives the units back to available; a fulfil leaves available as it was.
+        freed = quantities if kind == Kind.RELEASE else {}
+        _bump_product_caches(items, freed)
 
 
 def stock_release(
@@ -510,7 +521,7 @@ def stock_return(
             actor=actor,
             order_ids={item.pk: wanted[item.variant_id].order_id for item in items},
         )
-        _bump_product_caches(items)
+        _bump_product_caches(items, quantities)
 
 
 def stock_threshold_set(*, variant_id: UUID, low_stock_threshold: int) -> StockItem:

@@ -548,3 +548,33 @@ def test_stock_changes_invalidate_the_cached_product_detail(django_capture_on_co
         stock_adjust(variant_id=item.variant_id, delta=1, reason="restock")
     assert product_detail_cached(product_id, build) == {"build": 3}
     assert product_detail_cached(product_id, build) == {"build": 3}
+
+
+def test_list_pages_are_invalidated_only_when_available_crosses_zero():
+    """Public list pages show only whether a product is in stock: an order that leaves units
+    available keeps them, one that sells out (or a release that brings stock back) bumps them."""
+    from apps.catalog.cache import local_caches_clear, product_list_page_cached
+
+    item = StockItemFactory(on_hand=3)
+    builds: list[int] = []
+
+    def page() -> dict:
+        local_caches_clear()  # read through to the shared version, as another process would
+        return product_list_page_cached("/api/v1/products", lambda: {"build": len(builds)})
+
+    def rebuilt_after(change) -> bool:
+        before = page()
+        builds.append(1)
+        change()
+        return page() != before
+
+    line = [StockLine(item.variant_id, 1)]
+    assert not rebuilt_after(lambda: stock_reserve(lines=line))  # 3 -> 2 available
+    assert not rebuilt_after(lambda: stock_reserve(lines=line))  # 2 -> 1
+    assert rebuilt_after(lambda: stock_reserve(lines=line))  # 1 -> 0: sold out
+    assert not rebuilt_after(lambda: stock_fulfil(lines=line))  # available stays 0
+    assert rebuilt_after(lambda: stock_release(lines=line))  # 0 -> 1: back in stock
+    assert not rebuilt_after(
+        lambda: stock_adjust(variant_id=item.variant_id, delta=2, reason="restock")
+    )
+    assert not rebuilt_after(lambda: stock_return(lines=line))  # 3 -> 4
