@@ -190,7 +190,11 @@ def _per_row(quantities: dict[UUID, int]) -> RawSQL:
     )
 
 
-def _insufficient(variant_id: UUID, sku: str, available: int, requested: int) -> InsufficientStock:
+def insufficient_stock(
+    *, variant_id: UUID, sku: str, available: int, requested: int
+) -> InsufficientStock:
+    """The refusal stock_reserve raises, for callers that refuse from a read they already made
+    (order placement refuses from its pricing read before writing anything)."""
     available = max(available, 0)
     return InsufficientStock(
         f"Only {available} units of {sku} are available; {requested} requested.",
@@ -377,9 +381,19 @@ def stock_reserve(
         for item in items:
             quantity = wanted[item.variant_id].quantity
             if item.available < quantity:
-                raise _insufficient(item.variant_id, item.variant.sku, item.available, quantity)
+                raise insufficient_stock(
+                    variant_id=item.variant_id,
+                    sku=item.variant.sku,
+                    available=item.available,
+                    requested=quantity,
+                )
         if missing := _without_rows(wanted, items):
-            raise _insufficient(missing[0], _sku(missing[0]), 0, wanted[missing[0]].quantity)
+            raise insufficient_stock(
+                variant_id=missing[0],
+                sku=_sku(missing[0]),
+                available=0,
+                requested=wanted[missing[0]].quantity,
+            )
         quantities = {item.pk: wanted[item.variant_id].quantity for item in items}
         per_row = _per_row(quantities)
         updated = StockItem.objects.filter(
@@ -392,11 +406,11 @@ def stock_reserve(
             short = next(
                 (i for i in items if fresh[i.pk][0] - fresh[i.pk][1] < quantities[i.pk]), items[0]
             )
-            raise _insufficient(
-                short.variant_id,
-                short.variant.sku,
-                fresh[short.pk][0] - fresh[short.pk][1],
-                quantities[short.pk],
+            raise insufficient_stock(
+                variant_id=short.variant_id,
+                sku=short.variant.sku,
+                available=fresh[short.pk][0] - fresh[short.pk][1],
+                requested=quantities[short.pk],
             )
         for item in items:
             item.reserved += quantities[item.pk]

@@ -26,6 +26,7 @@ from apps.cart.models import Cart, CartItem
 from apps.discounts.services import RedemptionInput, discount_release, discounts_redeem
 from apps.inventory.services import (
     StockLine,
+    insufficient_stock,
     stock_fulfil,
     stock_release,
     stock_reserve,
@@ -121,8 +122,10 @@ def order_place(
     checkout of the first (the key is unique per buyer in the database).
 
     Raises OrderEmpty (422), CartVariantNotFound (404: an item not for sale), InsufficientStock
-    (409 with sku and available), the discount refusals (DiscountNotFound 404, DiscountRefused
-    subclasses 422), AddressInvalid (400 with pointers), CartLineQuantityLimit (422).
+    (409 with sku and available: from the pricing read, before any write, when it already shows
+    too little; else from the reservation against the locked rows), the discount refusals
+    (DiscountNotFound 404, DiscountRefused subclasses 422), AddressInvalid (400 with pointers),
+    CartLineQuantityLimit (422).
     """
     if payment_method not in Order.PaymentMethod.values:
         raise errors.OrderInvalid(
@@ -198,6 +201,17 @@ def _place(
             user_usage=data.user_usage,
             now=now,
         )
+        short = next((line for line in data.lines if line.quantity > line.stock_available), None)
+        if short is not None:
+            # Refused from the pricing read, before anything is written: a sold-out variant
+            # costs its buyers one read, not the whole write path and a wait for the row lock.
+            # Lines that pass are checked again against the locked rows by stock_reserve.
+            raise insufficient_stock(
+                variant_id=short.variant_id,
+                sku=short.sku,
+                available=short.stock_available,
+                requested=short.quantity,
+            )
         return _write(
             buyer=buyer,
             quote=quote,

@@ -271,6 +271,52 @@ def test_short_stock_names_sku_and_available_and_leaves_nothing(buyer, shop):
     assert CartItem.objects.filter(cart=cart).count() == 3
 
 
+def test_short_stock_seen_by_the_pricing_read_is_refused_before_any_write(
+    buyer, shop, django_assert_num_queries
+):
+    sold_out = stocked_variant(on_hand=2, shop=shop)
+    place(UserFactory(), (sold_out, 2))
+
+    # savepoint, pricing read, rollback to and release of the savepoint: no insert, no lock.
+    with django_assert_num_queries(4), pytest.raises(InsufficientStock) as caught:
+        place(buyer, (sold_out, 1))
+
+    assert caught.value.extra == {
+        "sku": sold_out.sku,
+        "variant_id": str(sold_out.pk),
+        "available": 0,
+        "requested": 1,
+    }
+    assert caught.value.detail == f"Only 0 units of {sold_out.sku} are available; 1 requested."
+    assert Order.objects.filter(buyer=buyer).count() == 0
+
+
+def test_stock_taken_after_the_pricing_read_is_still_refused_by_the_locked_check(
+    buyer, shop, monkeypatch
+):
+    """The pricing read is only a shortcut: what decides is stock_reserve on the locked rows."""
+    from apps.inventory.services import StockLine, stock_reserve
+    from apps.orders import services
+
+    plenty = stocked_variant(on_hand=50, shop=shop)
+    contested = stocked_variant(on_hand=3, shop=shop)
+    real_load = services.load_checkout
+
+    def load_then_someone_buys(**kwargs):
+        data = real_load(**kwargs)  # sees 3 available
+        stock_reserve(lines=[StockLine(contested.pk, 2)])  # another buyer, behind its back
+        return data
+
+    monkeypatch.setattr(services, "load_checkout", load_then_someone_buys)
+    with pytest.raises(InsufficientStock) as caught:
+        place(buyer, (plenty, 1), (contested, 2))
+
+    assert (caught.value.extra["sku"], caught.value.extra["available"]) == (contested.sku, 1)
+    _nothing_written()
+    assert stock_of(plenty) == (50, 0)
+    assert stock_of(contested) == (3, 0)  # the whole transaction rolled back, that write too
+
+
 def test_a_cart_line_no_longer_for_sale_is_404_and_leaves_the_cart(buyer, variant):
     gone = stocked_variant(shop=variant.product.shop)
     Product.objects.filter(pk=gone.product_id).update(status=Product.Status.DRAFT)
