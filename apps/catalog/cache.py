@@ -76,19 +76,9 @@ class _LocalEntries:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
 
 _local_details = _LocalEntries(2048)
 _local_pages = _LocalEntries(512)
-
-
-def local_caches_clear() -> None:
-    """Forget this process's copies (tests; never needed for correctness)."""
-    _local_details.clear()
-    _local_pages.clear()
 
 
 def _version_key(name: str) -> str:
