@@ -69,6 +69,10 @@ class _LocalEntries:
                 self._items.move_to_end(key)
         return item[2]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def put(self, key: str, version: int, entry: Entry, ttl: float) -> None:
         with self._lock:
             self._items[key] = (version, time.monotonic() + ttl, entry)
@@ -79,6 +83,13 @@ class _LocalEntries:
 
 _local_details = _LocalEntries(2048)
 _local_pages = _LocalEntries(512)
+
+
+def local_caches_clear() -> None:
+    """Forget this process's copies (tests reading through to Redis as another process would;
+    never needed for correctness)."""
+    _local_details.clear()
+    _local_pages.clear()
 
 
 def _version_key(name: str) -> str:
