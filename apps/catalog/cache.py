@@ -253,6 +253,26 @@ def product_detail_lookup(product_id: UUID | str) -> Entry | None:
 # --- public list pages ----------
 
 
+def product_cache_bump_for_asset(asset_id: UUID | str) -> None:
+    """Invalidate the products showing this media asset (its URLs or thumbnails changed)."""
+    from apps.catalog.models import ProductImage
+
+    product_ids = set(
+        ProductImage.objects.filter(asset_id=asset_id).values_list("product_id", flat=True)
+    )
+    if product_ids:
+        _bump(*(_product(pid) for pid in product_ids), _LIST)
+
+
+def product_cache_bump_for_shop(shop_id: UUID | str) -> None:
+    """Invalidate the details of a shop's products and the list pages (the shop's name, slug or
+    logo shows in both)."""
+    from apps.catalog.models import Product
+
+    product_ids = list(Product.objects.filter(shop_id=shop_id).values_list("pk", flat=True))
+    _bump(*(_product(pid) for pid in product_ids), _LIST)
+
+
 def product_list_cache_bump() -> None:
     """Invalidate every cached public list page."""
     _bump(_LIST)

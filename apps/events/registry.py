@@ -15,6 +15,7 @@ TOPICS = {
     "review": "reviews",
     "comment": "reviews",
     "shop": "shops",
+    "media": "media",
 }
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, ProtectedError, QuerySet, RestrictedError
 from django.utils import timezone
 
+from apps.events import emit
 from apps.media.errors import (
     InvalidAssetState,
     InvalidImage,
@@ -265,12 +266,18 @@ def _finish(
     thumbnails: dict[str, str] | None = None,
     reason: str = "",
 ) -> MediaAsset | None:
-    updated = MediaAsset.objects.filter(pk=asset.pk, status=MediaAsset.Status.PROCESSING).update(
-        status=status,
-        thumbnails=thumbnails or {},
-        failure_reason=reason[:255],
-        updated_at=timezone.now(),
-    )
+    with transaction.atomic():
+        updated = MediaAsset.objects.filter(
+            pk=asset.pk, status=MediaAsset.Status.PROCESSING
+        ).update(
+            status=status,
+            thumbnails=thumbnails or {},
+            failure_reason=reason[:255],
+            updated_at=timezone.now(),
+        )
+        if updated:
+            # Readers that cached this asset's URLs (product pages) refresh on this event.
+            emit("media.processed", asset.pk, {"asset_id": str(asset.pk), "status": status})
     if not updated:
         return MediaAsset.objects.filter(pk=asset.pk).first()
     asset.refresh_from_db()

@@ -359,7 +359,11 @@ def shop_update(*, shop: Shop, actor: User, data: dict[str, Any]) -> Shop:
         )
         fields.append("logo")
     if fields:
-        shop.save(update_fields=[*fields, "updated_at"])
+        with transaction.atomic():
+            shop.save(update_fields=[*fields, "updated_at"])
+            events.emit(
+                "shop.updated", shop.pk, {"shop_id": str(shop.pk), "fields": sorted(fields)}
+            )
     return shop
 
 
