@@ -56,6 +56,12 @@ def test_users_are_throttled_per_user(rates):
     assert bob.get(URL).status_code == 200
 
 
+def test_anonymous_callers_count_against_the_anon_scope_only(rates):
+    rates(user="1/min", anon="1000/min")
+    client = APIClient(REMOTE_ADDR="10.0.0.5")
+    assert [client.get(URL).status_code for _ in range(3)] == [200, 200, 200]
+
+
 def test_login_is_throttled_per_ip_across_emails(rates):
     rates(login="2/min")
     client = APIClient(REMOTE_ADDR="10.0.0.3")
