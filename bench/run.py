@@ -55,7 +55,8 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PRODUCTS = int(os.environ.get("BENCH_PRODUCTS", "3000"))
-DURATION = os.environ.get("BENCH_DURATION", "10s")
+DURATION = os.environ.get("BENCH_DURATION", "4s")  # one run; a scenario is ROUNDS runs
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
@@ -317,76 +318,110 @@ def wrk_run(wrk: str, ctx: Context, scenario: Scenario, paths: list[str], durati
     return result
 
 
-def measure_one(wrk: str, ctx: Context, scenario: Scenario, *, warm: bool = True) -> dict[str, Any]:
-    paths = scenario.paths(ctx)
+def _check(ctx: Context, scenario: Scenario, paths: list[str]) -> int:
     status, body = ctx.get(paths[-1], scenario.headers(ctx) if scenario.headers else None)
     if status != 200:
         log(f"{scenario.name}: {paths[-1]} answered {status}, skipped: {body[:200]!r}")
-        return {"name": scenario.name, "label": scenario.label, "skipped": status}
-    # Warm the workers (imports, connections) on this code path without touching the paths a
-    # cold scenario is about to measure.
-    if warm:
-        warm_paths = paths if scenario.prepare is not _clear else _list_paths(ctx)
-        wrk_run(wrk, ctx, scenario, warm_paths, "2s")
+    return status
+
+
+def _warm_up(wrk: str, ctx: Context, scenario: Scenario, paths: list[str]) -> None:
+    """Warm the workers (imports, connections) on this code path without touching the paths a
+    cold scenario is about to measure."""
+    warm_paths = paths if scenario.prepare is not _clear else _list_paths(ctx)
+    wrk_run(wrk, ctx, scenario, warm_paths, "2s")
+
+
+def _run(wrk: str, ctx: Context, scenario: Scenario, paths: list[str]) -> dict[str, Any]:
     if scenario.prepare:
         scenario.prepare(ctx, paths)
-    log(f"{scenario.name}: {DURATION} at {CONNECTIONS} connections")
     result = wrk_run(wrk, ctx, scenario, paths, DURATION)
-    row = {
-        "name": scenario.name,
-        "label": scenario.label,
-        "rps": round(result["rps"], 1),
-        "p50_ms": round(result["p50_us"] / 1000, 2),
-        "p99_ms": round(result["p99_us"] / 1000, 2),
-        "requests": result["requests"],
-        "errors": result["non_2xx_3xx"] + result["socket_errors"],
-    }
-    if scenario.notes:
-        row["note"] = scenario.notes(ctx, paths, result)
-    if row["errors"]:
-        log(f"{scenario.name}: {row['errors']} failed requests")
-    log(f"{scenario.name}: {row['rps']} req/s, p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms")
-    return row
+    result["errors"] = result["non_2xx_3xx"] + result["socket_errors"]
+    if result["errors"]:
+        log(f"{scenario.name}: {result['errors']} failed requests")
+    return result
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def measure(wrk: str, ctx: Context, scenarios: list[Scenario]) -> tuple[list[dict], float]:
-    """Run every scenario with a floor run before and after it. Each ratio is taken against the
-    mean of the two floor runs next to it, so drifting background load on a shared machine moves
-    numerator and denominator together; B (the floor row) is the mean of all floor runs."""
+    """Run every scenario ROUNDS times, each run between two runs of the floor, and take the
+    median of the per-run ratios (scenario / mean of the two floor runs next to it). On a shared
+    machine the background load drifts and bursts: the neighbouring floor runs move with the
+    drift, and the median drops the runs a burst hit. B (the floor row) is the median of all
+    floor runs; every row shows the median req/s and latencies of its runs."""
     floor, *others = scenarios
-    floors = [measure_one(wrk, ctx, floor)]
+    floor_paths = floor.paths(ctx)
+    _warm_up(wrk, ctx, floor, floor_paths)
+    floor_runs = [_run(wrk, ctx, floor, floor_paths)]
     rows: list[dict[str, Any]] = []
     for scenario in others:
-        row = measure_one(wrk, ctx, scenario)
-        if "skipped" not in row:
-            floors.append(measure_one(wrk, ctx, floor, warm=False))
-            row["floor_rps"] = round((floors[-2]["rps"] + floors[-1]["rps"]) / 2, 1)
+        paths = scenario.paths(ctx)
+        status = _check(ctx, scenario, paths)
+        if status != 200:
+            rows.append({"name": scenario.name, "label": scenario.label, "skipped": status})
+            continue
+        _warm_up(wrk, ctx, scenario, paths)
+        runs, ratios, floors_around = [], [], []
+        for round_ in range(1, ROUNDS + 1):
+            result = _run(wrk, ctx, scenario, paths)
+            floor_runs.append(_run(wrk, ctx, floor, floor_paths))
+            around = (floor_runs[-2]["rps"] + floor_runs[-1]["rps"]) / 2
+            runs.append(result)
+            floors_around.append(around)
+            ratios.append(result["rps"] / around)
+            log(
+                f"{scenario.name} {round_}/{ROUNDS}: {result['rps']:.0f} req/s, "
+                f"B around it {around:.0f}, ratio {ratios[-1]:.2f}"
+            )
+        row = _summary(scenario, runs)
+        row["floor_rps"] = round(_median(floors_around), 1)
+        row["ratios"] = [round(r, 3) for r in ratios]
+        row["ratio"] = round(_median(ratios), 3)
+        if scenario.notes:
+            row["note"] = scenario.notes(ctx, paths, runs[0])
         rows.append(row)
-    floor_rps = sum(f["rps"] for f in floors) / len(floors)
-    floor_row = {**floors[0], "rps": round(floor_rps, 1), "floor_rps": round(floor_rps, 1)}
-    floor_row["floor_runs"] = [f["rps"] for f in floors]
-    floor_row["p50_ms"] = round(sorted(f["p50_ms"] for f in floors)[len(floors) // 2], 2)
-    floor_row["p99_ms"] = round(sorted(f["p99_ms"] for f in floors)[len(floors) // 2], 2)
+    floor_row = _summary(floor, floor_runs)
+    floor_row["floor_rps"] = floor_row["rps"]
+    floor_row["floor_runs"] = [round(r["rps"], 1) for r in floor_runs]
+    floor_row["ratio"] = 1.0
     rows.insert(0, floor_row)
     by_name = {scenario.name: scenario for scenario in scenarios}
     for row in rows:
         if "skipped" in row:
             continue
         target = by_name[row["name"]].target
-        row["ratio"] = round(row["rps"] / row["floor_rps"], 3)
         row["target"] = target
         row["met"] = None if target is None else row["ratio"] >= target
-    return rows, floor_rps
+    return rows, floor_row["rps"]
+
+
+def _summary(scenario: Scenario, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "name": scenario.name,
+        "label": scenario.label,
+        "rps": round(_median([r["rps"] for r in runs]), 1),
+        "p50_ms": round(_median([r["p50_us"] for r in runs]) / 1000, 2),
+        "p99_ms": round(_median([r["p99_us"] for r in runs]) / 1000, 2),
+        "requests": sum(r["requests"] for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "runs": [round(r["rps"], 1) for r in runs],
+    }
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| scenario | req/s | p50 ms | p99 ms | B around it, req/s | ratio to B | target |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        f"| scenario | req/s (median of {ROUNDS}) | p50 ms | p99 ms | B around it, req/s "
+        "| ratio to B (median) | ratios of the runs | target |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         if "skipped" in row:
-            lines.append(f"| {row['label']} | skipped (HTTP {row['skipped']}) | | | | | |")
+            lines.append(f"| {row['label']} | skipped (HTTP {row['skipped']}) | | | | | | |")
             continue
         target = ""
         if row["target"] is not None:
@@ -394,11 +429,11 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         errors = f" ({row['errors']} errors)" if row["errors"] else ""
         label = row["label"]
         if "floor_runs" in row:
-            runs = ", ".join(f"{rps:.0f}" for rps in row["floor_runs"])
-            label += f" (mean of {len(row['floor_runs'])} runs: {runs})"
+            label += f" (median of {len(row['floor_runs'])} runs)"
+        ratios = ", ".join(f"{r:.2f}" for r in row.get("ratios", ()))
         lines.append(
             f"| {label} | {row['rps']:.0f}{errors} | {row['p50_ms']} | {row['p99_ms']} | "
-            f"{row['floor_rps']:.0f} | {row['ratio']:.2f} | {target} |"
+            f"{row['floor_rps']:.0f} | {row['ratio']:.2f} | {ratios} | {target} |"
         )
     return "\n".join(lines)
 
@@ -418,7 +453,10 @@ def environment(product_count: int) -> dict[str, Any]:
             f"{WORKERS} workers, {WORKER_CLASS}"
             + (f" x {THREADS} threads" if WORKER_CLASS == "gthread" else "")
         ),
-        "wrk": f"{WRK_THREADS} threads, {CONNECTIONS} connections, {DURATION} per scenario",
+        "wrk": (
+            f"{WRK_THREADS} threads, {CONNECTIONS} connections, {ROUNDS} runs of {DURATION} per "
+            "scenario, each between two floor runs"
+        ),
         "products": product_count,
         "variants": product_count * 3,
         "git": version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),

@@ -15,17 +15,21 @@ What bumps what:
 - `category_cache_bump()`: the category tree and every list page (lists show category names).
 - `product_list_cache_bump()`: list pages only (for writes elsewhere that a list shows).
 
-Per-process copies (`_LocalEntries`) are validated against the version in Redis on every read: a
-hit costs one GET of a short version string instead of the entry's bytes; a version that is gone
-(evicted, cache cleared) never matches, so nothing survives a flush.
+Per-process copies (`_LocalEntries`) hold entries with the version they were built under, and
+each process holds the current versions too, kept current by Redis's own invalidation pushes
+(`_VersionWatch`, client-side caching in broadcast mode): a hit on a copy costs no round trip.
+While the push connection is down, every read GETs its version from Redis instead. A version
+that is gone (evicted, cache cleared) never matches, so nothing survives a flush.
 
 Other apps whose writes change what the product detail shows (stock availability) call
 `product_cache_bump(product_id)` or `product_cache_bump_for_variants(variant_ids)`.
 """
 
 import hashlib
+import logging
 import os
 import secrets
+import select
 import threading
 import time
 from collections import OrderedDict
@@ -46,10 +50,20 @@ LIST_TTL = 5 * 60
 # Longer than any data TTL; an expired version is replaced by a fresh random one, which only
 # makes the next read rebuild, so version keys need not live forever.
 VERSION_TTL = 7 * 24 * 60 * 60
+# Every version key starts with this (after the cache's own key prefix): Redis pushes their
+# invalidations to each process (`_VersionWatch`).
+_VERSION_PREFIX = "v:"
+# How long a process trusts a version it holds without hearing from Redis, at most (a bound for
+# a watch connection that died silently; pushes normally make it moot), how many it holds, and
+# how long it waits before it tries to watch again after the watch connection failed.
+VERSION_TRUST_SECONDS = 2.0
+VERSION_COPIES = 10_000
+WATCH_RETRY_SECONDS = 5.0
 _CATEGORIES = "catalog:categories"
 _LIST = "catalog:list"
 
 Entry = dict[str, Any]
+logger = logging.getLogger(__name__)
 
 
 class _LocalEntries:
@@ -90,10 +104,11 @@ def local_caches_clear() -> None:
     never needed for correctness)."""
     _local_details.clear()
     _local_pages.clear()
+    _versions.clear()
 
 
 def _version_key(name: str) -> str:
-    return f"{name}:v"
+    return f"{_VERSION_PREFIX}{name}"
 
 
 def _new_version() -> int:
@@ -121,33 +136,28 @@ def _current_version(name: str) -> int:
 
 
 class _VersionReader:
-    """GET of a version key on a Redis connection of this thread's own.
+    """GET of a version key on a Redis connection of this thread's own (a miss of the watch).
 
-    A cache hit's only round trip. redis-py's client and connection pool spend about 20 us of
-    Python per command (pool lock, a poll of the socket, packing), twice the loopback round trip
-    itself; here the command is one `send_packed_command` and one `read_response` on a plain
-    redis-py `Connection` made from the cache's own connection settings. Values are decoded as
-    django-redis decodes them. Any other cache backend, and any error, goes through the cache
-    API."""
+    redis-py's client and connection pool spend about 20 us of Python per command (pool lock, a
+    poll of the socket, packing), twice the loopback round trip itself; here the command is one
+    `send_packed_command` and one `read_response` on a plain redis-py `Connection` made from the
+    cache's own connection settings. Values are decoded as django-redis decodes them. Any error
+    goes through the cache API."""
 
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def _connection(self) -> Any:
+    def _connection(self, client: DefaultClient) -> Any:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():
-            pool = cache.client.get_client(write=False).connection_pool  # type: ignore[attr-defined]
+            pool = client.get_client(write=False).connection_pool
             conn = pool.connection_class(**pool.connection_kwargs)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 
-    def get(self, key: str) -> Any:
-        client = getattr(cache, "client", None)
-        if not isinstance(client, DefaultClient):
-            return cache.get(key)
-        full_key = client.make_key(key).encode()
+    def get(self, client: DefaultClient, key: str, full_key: bytes) -> Any:
         command = b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(full_key), full_key)
-        conn = self._connection()
+        conn = self._connection(client)
         try:
             conn.send_packed_command([command], check_health=False)
             raw = conn.read_response()
@@ -158,7 +168,136 @@ class _VersionReader:
         return None if raw is None else client.decode(raw)
 
 
-_versions = _VersionReader()
+class _VersionWatch:
+    """This process's copy of the version keys, kept current by Redis itself, so that a cache hit
+    costs no round trip at all.
+
+    One connection per process asks Redis to track every version key (`CLIENT TRACKING ON BCAST
+    PREFIX <version keys>`, RESP3). Whenever any client sets, deletes, expires or evicts one,
+    Redis pushes an invalidation naming it to that connection (FLUSHDB pushes "all"). Redis
+    queues the push before it answers the writer's command, so by the time a writer's request
+    has returned the push is already in every process's socket buffer; a read first applies
+    what is waiting there (one non-blocking poll of that socket) and then answers from the copy.
+    A write is therefore still visible on the next read, in any process.
+
+    Failure handling: while the watch connection is down (Redis restarted, network, a server
+    without CLIENT TRACKING) every read GETs its version from Redis, as before; the copy is
+    emptied whenever the connection is (re)made, since pushes may have been missed. A version is
+    also trusted for at most `VERSION_TRUST_SECONDS`, which bounds how stale a process can be
+    if its connection died without either side noticing. A GET racing a push never stores the
+    version the push invalidated (the generation check)."""
+
+    def __init__(self, reader: _VersionReader) -> None:
+        self._reader = reader
+        self._lock = threading.Lock()
+        self._known: dict[bytes, tuple[Any, float]] = {}
+        self._generation = 0
+        self._conn: Any = None
+        self._poll: Any = None  # select.poll() on the watch socket
+        self._pid = 0
+        self._retry_at = 0.0
+        self._full_keys: dict[str, bytes] = {}
+
+    def get(self, key: str) -> Any:
+        client = getattr(cache, "client", None)
+        if not isinstance(client, DefaultClient):
+            return cache.get(key)
+        full_key = self._full_keys.get(key)
+        if full_key is None:
+            if len(self._full_keys) >= VERSION_COPIES:
+                self._full_keys.clear()
+            full_key = self._full_keys[key] = client.make_key(key).encode()
+        now = time.monotonic()
+        with self._lock:
+            watching = self._watching(client, now)
+            if watching:
+                known = self._known.get(full_key)
+                if known is not None and known[1] > now:
+                    return known[0]
+            generation = self._generation
+        value = self._reader.get(client, key, full_key)
+        if watching and value is not None:
+            with self._lock:
+                if self._watching(client, now) and self._generation == generation:
+                    if len(self._known) >= VERSION_COPIES:
+                        self._known.clear()
+                    self._known[full_key] = (value, now + VERSION_TRUST_SECONDS)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._forget()
+
+    def _forget(self) -> None:
+        self._known.clear()
+        self._generation += 1
+
+    def _watching(self, client: DefaultClient, now: float) -> bool:
+        """True when the watch connection is up and every push it received has been applied."""
+        if self._pid != os.getpid():  # forked: the parent's socket is not ours to read
+            self._conn, self._poll, self._pid, self._retry_at = None, None, os.getpid(), 0.0
+            self._forget()
+        if self._conn is None:
+            if now < self._retry_at:
+                return False
+            try:
+                self._connect(client)
+            except (RedisError, OSError) as exc:
+                logger.warning("catalog cache: no invalidation push (%s); reading versions", exc)
+                self._retry_at = now + WATCH_RETRY_SECONDS
+                return False
+        try:
+            # The poll of the socket is the cheap check (about 1 us); what it finds is read until
+            # the parser's buffer is empty too, so that the next poll sees everything pending.
+            if self._poll is None or self._poll.poll(0):
+                while self._conn.can_read(timeout=0):
+                    self._apply(self._conn.read_response(push_request=True))
+        except (RedisError, OSError) as exc:
+            logger.warning("catalog cache: invalidation push lost (%s); reading versions", exc)
+            self._conn.disconnect()
+            self._conn, self._poll, self._retry_at = None, None, now + WATCH_RETRY_SECONDS
+            self._forget()
+            return False
+        return True
+
+    def _connect(self, client: DefaultClient) -> None:
+        pool = client.get_client(write=False).connection_pool
+        conn = pool.connection_class(
+            **{**pool.connection_kwargs, "protocol": 3, "socket_keepalive": True}
+        )
+        try:
+            conn.connect()
+            # The handler hands each invalidation back to read_response (see _apply).
+            conn._parser.set_invalidation_push_handler(lambda message: message)
+            prefix = client.make_key(_VERSION_PREFIX)
+            conn.send_command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", prefix)
+            conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+        self._conn = conn
+        self._poll = None
+        sock = getattr(conn, "_sock", None)  # redis-py's socket; without it, can_read() polls
+        if sock is not None and hasattr(select, "poll"):
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
+        self._forget()
+
+    def _apply(self, message: Any) -> None:
+        if not isinstance(message, list) or len(message) != 2:
+            return
+        kind, keys = message
+        if kind not in (b"invalidate", "invalidate"):
+            return
+        self._generation += 1
+        if keys is None:  # FLUSHDB / FLUSHALL
+            self._known.clear()
+            return
+        for key in keys:
+            self._known.pop(key if isinstance(key, bytes) else str(key).encode(), None)
+
+
+_versions = _VersionWatch(_VersionReader())
 
 
 def _usable(cached: Any, version: int, ttl: float) -> float:
@@ -170,7 +309,8 @@ def _usable(cached: Any, version: int, ttl: float) -> float:
 
 def _versioned_lookup(name: str, entry_key: str, local: _LocalEntries, ttl: float) -> Entry | None:
     """The entry under `entry_key` if one was cached under the current version of `name` (this
-    process's copy, else Redis's); never builds. A hit on this process's copy is one GET."""
+    process's copy, else Redis's); never builds. A hit on this process's copy, with the version
+    known from the watch, touches neither Redis nor the database."""
     version = _versions.get(_version_key(name))
     if version is None:
         return None

@@ -119,6 +119,9 @@ CACHES = {
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="mp"),
     }
 }
+# django-redis reads this at the end of every request that touched the cache; unset, the lookup
+# goes through LazySettings' AttributeError path each time.
+DJANGO_REDIS_CLOSE_CONNECTION = False
 
 # --- DRF
 REST_FRAMEWORK = {

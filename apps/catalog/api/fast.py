@@ -41,20 +41,23 @@ def etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
 
 
-def cached_response(request: HttpRequest, entry: Entry, *, public: bool) -> HttpResponse:
-    """200 with the entry's bytes, or 304 when `If-None-Match` names its ETag."""
+def cached_response(
+    request: HttpRequest, entry: Entry, *, public: bool, allow: str | None = None
+) -> HttpResponse:
+    """200 with the entry's bytes, or 304 when `If-None-Match` names its ETag (`allow`: the
+    view's Allow header, for an answer given outside DRF)."""
     headers = {
         "ETag": entry["etag"],
         "Cache-Control": "public, no-cache" if public else "private, no-cache",
     }
+    if allow is not None:
+        headers["Allow"] = allow
+    if not public:
+        headers["Vary"] = "Authorization"
     # META rather than request.headers: building the headers mapping costs more than the rest.
     if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), entry["etag"]):
-        response = HttpResponse(status=304, headers=headers)
-    else:
-        response = HttpResponse(entry["body"], content_type="application/json", headers=headers)
-    if not public:
-        response["Vary"] = "Authorization"
-    return response
+        return HttpResponse(status=304, headers=headers)
+    return HttpResponse(entry["body"], content_type="application/json", headers=headers)
 
 
 def _accepts_json(accept: str) -> bool:
@@ -131,9 +134,7 @@ def serve_cached(view_class: type[APIView], lookup: Lookup) -> Callable[..., Htt
         if _anonymous_json_get(request):
             entry = lookup(request, *args, **kwargs)
             if entry is not None and not _throttled(request, view_class):
-                response = cached_response(request, entry, public=True)
-                response["Allow"] = _allow_header(view_class)
-                return response
+                return cached_response(request, entry, public=True, allow=_allow_header(view_class))
         return drf_view(request, *args, **kwargs)
 
     # cls, initkwargs, csrf_exempt: the schema generator and the CSRF middleware see the API view.
