@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.cart import errors
 from apps.cart.models import Cart, CartItem, new_cart_token
 from apps.catalog.models import Product, ProductVariant
+from apps.core.db import in_list, prep
 from apps.inventory.errors import InsufficientStock
 from apps.users.models import Shop, User
 
@@ -165,16 +166,37 @@ def cart_clear(*, cart: Cart) -> None:
     _touch(cart)
 
 
-def cart_lines_remove(*, user: User, variant_ids: Iterable[UUID]) -> int:
-    """Remove the user's cart lines of these variants (after they were bought). Runs inside the
-    caller's transaction; returns the number of lines removed."""
-    with transaction.atomic():
-        removed, _ = CartItem.objects.filter(
-            cart__user=user, variant_id__in=list(variant_ids)
-        ).delete()
-        if removed:
+def cart_lines_remove(
+    *,
+    user: User,
+    variant_ids: Iterable[UUID] = (),
+    item_ids: Iterable[UUID] | None = None,
+    touch: bool = True,
+) -> int:
+    """Remove the user's cart lines after they were bought: the lines `item_ids` (read from the
+    user's cart in the caller's transaction), else the lines of `variant_ids`. Runs inside the
+    caller's transaction: one DELETE (hand-written: order placement runs it on every order), and
+    the cart's `updated_at` when lines went (`touch=False`: the caller already moved it). Returns
+    the number of lines removed."""
+    pk = CartItem._meta.pk
+    if item_ids is not None:
+        column, values = "id", [prep(pk, item_id) for item_id in item_ids]
+    else:
+        column = "variant_id"
+        values = [prep(ProductVariant._meta.pk, variant_id) for variant_id in variant_ids]
+    if not values:
+        return 0
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            # Only a column name and placeholders go into the text.
+            f"DELETE FROM cart_cartitem WHERE {column} IN ({in_list(values)}) "  # noqa: S608
+            "AND cart_id IN (SELECT id FROM cart_cart WHERE user_id = %s)",
+            [*values, prep(User._meta.pk, user.pk)],
+        )
+        removed = cursor.rowcount
+        if removed and touch:
             Cart.objects.filter(user=user).update(updated_at=timezone.now())
-        return removed
+    return removed
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.db import insert_rows
 from apps.events.models import OutboxEvent
 from apps.events.registry import topic_for
 
@@ -16,9 +17,8 @@ def event_emit(*, type: str, key: str, data: dict[str, Any], version: int = 1) -
     """
     from apps.events.relay import schedule_relay
 
-    event = OutboxEvent.objects.create(
-        topic=topic_for(type), key=key, type=type, version=version, payload=data
-    )
+    event = OutboxEvent(topic=topic_for(type), key=key, type=type, version=version, payload=data)
+    insert_rows([event])  # every order writes one: the lean INSERT (seq comes back)
     transaction.on_commit(schedule_relay)
     return event
 

@@ -172,3 +172,9 @@ def test_a_flush_forgets_every_version():
     watch._apply([b"invalidate", None])  # FLUSHDB, FLUSHALL
     assert watch._known == {}
     assert watch._generation == generation + 2
+
+
+def test_bumps_write_versions_the_cache_api_reads_back(other_process):
+    catalog_cache._versions.writer.set_many({"v:catalog:probe": 1234567890123}, ttl=300)
+    assert cache.get("v:catalog:probe") == 1234567890123
+    assert 0 < other_process.ttl(cache.client.make_key("v:catalog:probe")) <= 300
