@@ -73,25 +73,35 @@ def _deliver_batch(events: list[OutboxEvent], result: RelayResult) -> bool:
     outcomes: list[str | None] = (
         kafka.publish(events) if kafka.kafka_enabled() else [None] * len(events)
     )
-    for event, outcome in zip(events, outcomes, strict=True):
-        if outcome is not None:
-            OutboxEvent.objects.filter(pk=event.pk).update(
-                attempts=F("attempts") + 1, last_error=f"kafka: {outcome}"[:2000]
-            )
-            logger.warning(
-                "Kafka did not acknowledge event %s (seq %s): %s", event.id, event.seq, outcome
-            )
-            result.failed = True
-            result.error = outcome
-            return False
-        errors = deliver_to_subscribers(envelope(event))
-        changes: dict = {"published_at": timezone.now()}
-        if errors:
-            changes["attempts"] = F("attempts") + 1
-            changes["last_error"] = "\n".join(errors)[:2000]
-        result.published += OutboxEvent.objects.filter(pk=event.pk, published_at=None).update(
-            **changes
-        )
+    delivered: list[int] = []  # published without handler errors: marked in one UPDATE
+    try:
+        for event, outcome in zip(events, outcomes, strict=True):
+            if outcome is not None:
+                OutboxEvent.objects.filter(pk=event.pk).update(
+                    attempts=F("attempts") + 1, last_error=f"kafka: {outcome}"[:2000]
+                )
+                logger.warning(
+                    "Kafka did not acknowledge event %s (seq %s): %s", event.id, event.seq, outcome
+                )
+                result.failed = True
+                result.error = outcome
+                return False
+            errors = deliver_to_subscribers(envelope(event))
+            if errors:
+                result.published += OutboxEvent.objects.filter(
+                    pk=event.pk, published_at=None
+                ).update(
+                    published_at=timezone.now(),
+                    attempts=F("attempts") + 1,
+                    last_error="\n".join(errors)[:2000],
+                )
+            else:
+                delivered.append(event.pk)
+    finally:
+        if delivered:
+            result.published += OutboxEvent.objects.filter(
+                pk__in=delivered, published_at=None
+            ).update(published_at=timezone.now())
     return True
 
 
