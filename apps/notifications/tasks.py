@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 FAN_OUT_CHUNK = 1000
 
 
-@app.task(base=RetryingTask, name="notifications.notify_event")
+@app.task(base=RetryingTask, name="notifications.notify_event", ignore_result=True)
 def notify_event(envelope: dict[str, Any]) -> None:
     """Turn one event into notifications; follower audiences fan out in chunk tasks."""
     for message in rules.messages_for(envelope["type"], envelope["data"]):
@@ -55,7 +55,7 @@ def audience_page(*, shop_id: str | None, after: str | None, limit: int) -> list
     return [str(pk) for pk in users.values_list("id", flat=True)[:limit]]
 
 
-@app.task(base=RetryingTask, name="notifications.notify_audience_chunk")
+@app.task(base=RetryingTask, name="notifications.notify_audience_chunk", ignore_result=True)
 def notify_audience_chunk(
     *,
     event_id: str,
@@ -108,7 +108,7 @@ def render_email(notification: Notification) -> tuple[str, str, str]:
     return subject, text, html
 
 
-@app.task(base=RetryingTask, name="notifications.send_notification_email")
+@app.task(base=RetryingTask, name="notifications.send_notification_email", ignore_result=True)
 def send_notification_email(notification_id: str) -> bool:
     """Send the email of one notification once; a retry after a success sends nothing."""
     delivery, _ = EmailDelivery.objects.get_or_create(notification_id=notification_id)
