@@ -14,10 +14,13 @@ Scenarios are plain `Scenario` objects in SCENARIOS: a name, the paths to cycle 
 Lua script of its own for POSTs), an optional `prepare` hook and an optional target ratio. A new
 scenario (checkout, say) is one more entry.
 
-Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_PRODUCTS (3000), BENCH_DURATION (10s),
-BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2), BENCH_WORKERS (4), BENCH_THREADS (4),
-BENCH_WORKER_CLASS (gthread), BENCH_FRESH=1 to drop and recreate the database,
-BENCH_ONLY=floor,list to run a subset.
+Each scenario is BENCH_ROUNDS runs, each between two runs of the floor; its ratio is the median
+of the runs' ratios (see measure()).
+
+Environment: BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_PRODUCTS (3000), BENCH_DURATION (4s a
+run), BENCH_ROUNDS (5), BENCH_CONNECTIONS (32), BENCH_WRK_THREADS (2), BENCH_WORKERS (4),
+BENCH_THREADS (4), BENCH_WORKER_CLASS (gthread), BENCH_FRESH=1 to drop and recreate the
+database, BENCH_ONLY=floor,list to run a subset.
 """
 
 from __future__ import annotations
