@@ -1,20 +1,21 @@
 """Catalog admin. Status changes go through the services (publish/unpublish actions) so events
-are emitted; edits made in forms and inlines refresh the derived data (price, search vector, cache
-versions) through `product_refresh_derived`. Stock is shown read-only: it changes only through the
-inventory services, which keep the ledger."""
+are emitted. Forms check attributes and variant options with the API's own checks
+(`apps.catalog.forms`); edits and deletions made in forms and inlines refresh the derived data
+(price, search vector, cache versions) through `product_refresh_derived`, or bump the cache when
+the product is gone. Stock is shown read-only: it changes only through the inventory services,
+which keep the ledger."""
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
-from apps.catalog.cache import category_cache_bump
+from apps.catalog.cache import category_cache_bump, product_cache_bump
+from apps.catalog.forms import ProductAdminForm, VariantAdminForm, VariantInlineFormSet
 from apps.catalog.models import Category, Product, ProductImage, ProductVariant
-from apps.catalog.product_types import REGISTRY
 from apps.catalog.services import product_publish, product_refresh_derived, product_unpublish
 from apps.core.errors import DomainError
 from apps.inventory.models import StockItem
@@ -46,24 +47,9 @@ class CategoryAdmin(TreeAdmin):
         return response
 
 
-class ProductAdminForm(forms.ModelForm):
-    type = forms.ChoiceField(choices=[(t, REGISTRY[t].name) for t in REGISTRY])
-
-    class Meta:
-        model = Product
-        fields = ("shop", "type", "name", "slug", "description", "category", "attributes")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        product_type = REGISTRY.get(data.get("type", ""))
-        if product_type is not None:
-            for error in product_type.attribute_errors(data.get("attributes") or {}):
-                self.add_error("attributes", f"{error['pointer']}: {error['detail']}")
-        return data
-
-
 class VariantInline(admin.TabularInline):
     model = ProductVariant
+    formset = VariantInlineFormSet
     extra = 0
     readonly_fields = ("on_hand", "reserved", "available")
     fields = ("sku", "options", "price", "is_active", "position", *readonly_fields)
@@ -129,6 +115,17 @@ class ProductAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         product_refresh_derived(product=form.instance)
 
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        product_id = obj.pk  # deleting clears obj.pk
+        super().delete_model(request, obj)
+        product_cache_bump(product_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        product_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for product_id in product_ids:
+            product_cache_bump(product_id)
+
     def _apply(self, request: HttpRequest, queryset: QuerySet, service: Any, verb: str) -> None:
         done = 0
         for product in queryset:
@@ -165,6 +162,7 @@ class StockInline(admin.StackedInline):
 
 @admin.register(ProductVariant)
 class ProductVariantAdmin(admin.ModelAdmin):
+    form = VariantAdminForm
     list_display = ("sku", "product", "price", "is_active")
     list_filter = ("is_active", "product__type", "product__shop")
     list_select_related = ("product",)
@@ -172,6 +170,22 @@ class ProductVariantAdmin(admin.ModelAdmin):
     raw_id_fields = ("product",)
     inlines = [StockInline]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A variant stays with its product (as in the API): moving it would leave the old
+        # product's price and cached pages behind.
+        return ("product",) if obj is not None else ()
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         product_refresh_derived(product=obj.product)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        product = obj.product
+        super().delete_model(request, obj)
+        product_refresh_derived(product=product)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        products = list(Product.objects.filter(variants__in=queryset).distinct())
+        super().delete_queryset(request, queryset)
+        for product in products:
+            product_refresh_derived(product=product)

@@ -212,7 +212,9 @@ def _variant_errors(
     seen_options: dict[tuple, int] = {}
     for index, variant in enumerate(variants):
         pointer = f"/variants/{index}"
-        options = variant.get("options") or {}
+        options = variant.get("options")
+        if options is None:  # absent; any other non-object (`[]` from the admin) is an error
+            options = {}
         option_errors = product_type.option_errors(options, pointer=f"{pointer}/options")
         errors.extend(option_errors)
         if not option_errors:
@@ -246,6 +248,16 @@ def _variant_errors(
                 }
             )
     return errors
+
+
+def variant_list_errors(
+    *, product_type: type[ProductType], variants: Sequence[Mapping[str, Any]]
+) -> list[FieldError]:
+    """Every problem with a product's variants taken together, each `{options, sku?, price}`: the
+    checks `product_create` makes (options against the type, no two variants with the same
+    options or SKU, a price on each), with pointers `/variants/<index in variants>/<field>...`.
+    For editors that change several variants in one go: the admin's variant inline."""
+    return _variant_errors(product_type, variants, default_price=None)
 
 
 # --- products ----------
@@ -475,6 +487,16 @@ def _duplicate_options_check(
         )
 
 
+def variant_options_check(*, product: Product, options: Any, exclude: Any = None) -> dict[str, Any]:
+    """`options` for a variant of `product`, validated against the type's variant options and
+    unlike the options of its other variants (`exclude`: the variant being edited). Raises
+    UnknownProductType, InvalidOptions, DuplicateVariant. The variant services and the admin's
+    variant form both check options with it."""
+    options = get_product_type(product.type).validate_options(options)
+    _duplicate_options_check(product, options, exclude=exclude)
+    return options
+
+
 @transaction.atomic
 def variant_create(
     *,
@@ -490,8 +512,7 @@ def variant_create(
     InvalidOptions, DuplicateVariant, SkuTaken."""
     product = Product.objects.select_for_update().select_related("shop").get(pk=product.pk)
     _require_not_archived(product)
-    options = get_product_type(product.type).validate_options(options)
-    _duplicate_options_check(product, options)
+    options = variant_options_check(product=product, options=options)
     if sku:
         _sku_check([sku])
     position = (
@@ -535,8 +556,9 @@ def variant_update(
     variant = ProductVariant.objects.select_for_update().get(pk=variant.pk)
     fields: list[str] = []
     if "options" in data:
-        variant.options = get_product_type(product.type).validate_options(data["options"])
-        _duplicate_options_check(product, variant.options, exclude=variant.pk)
+        variant.options = variant_options_check(
+            product=product, options=data["options"], exclude=variant.pk
+        )
         fields.append("options")
     if data.get("sku") and data["sku"] != variant.sku:
         _sku_check([data["sku"]], exclude_variant=variant.pk)
