@@ -120,12 +120,23 @@ def _auth_detail(exc: drf.APIException) -> str:
     return str(exc.detail)
 
 
-def _auth_code(exc: drf.APIException, default: str) -> str:
-    """Our services raise AuthenticationFailed(..., code="auth.token_reused"): keep that code."""
+# simplejwt failure codes that get a stable code (and title) of their own; the others stay
+# `auth.authentication_failed`.
+_SIMPLEJWT_AUTH_CODES = {
+    "token_revoked": ("auth.token_revoked", "Token revoked"),  # apps.core.authentication
+}
+
+
+def _auth_code(exc: drf.APIException, default: tuple[str, str]) -> tuple[str, str]:
+    """(code, title) of a 401. A DRF AuthenticationFailed(..., code="auth.x") keeps its code.
+    simplejwt's exceptions carry their code as a value in the detail dict (`get_codes()` only
+    sees the class default there), and those in _SIMPLEJWT_AUTH_CODES get theirs."""
+    if isinstance(exc.detail, dict):
+        return _SIMPLEJWT_AUTH_CODES.get(str(exc.detail.get("code", "")), default)
     codes = exc.get_codes()
-    if isinstance(codes, dict):
-        codes = codes.get("code", default)
-    return codes if isinstance(codes, str) and codes.startswith("auth.") else default
+    if isinstance(codes, str) and codes.startswith("auth."):
+        return codes, default[1]
+    return default
 
 
 def _as_drf(exc: Exception) -> Exception:
@@ -182,7 +193,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     elif isinstance(exc, drf.AuthenticationFailed | drf.NotAuthenticated):
         # DRF turns these into 403 when the view has no authenticator; we always say 401.
         status = 401
-        code = _auth_code(exc, code)
+        code, title = _auth_code(exc, (code, title))
         detail = _auth_detail(exc)
         headers["WWW-Authenticate"] = getattr(exc, "auth_header", None) or 'Bearer realm="api"'
     else:

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.users.models import Address, ApiKey, Shop, ShopFollow, User
-from apps.users.services import api_key_revoke, refresh_tokens_revoke_all
+from apps.users.services import api_key_revoke, session_revoke_all
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -50,7 +50,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "name", "phone", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "name", "phone")
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = ("last_login", "date_joined", "tokens_valid_after")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "phone")}),
@@ -58,7 +58,7 @@ class UserAdmin(DjangoUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "tokens_valid_after")}),
     )
     add_fieldsets = (
         (
@@ -72,10 +72,15 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [AddressInline]
     actions = ["sign_out_everywhere"]
 
-    @admin.action(description="Sign out everywhere (revoke all refresh tokens)")
+    @admin.action(description="Sign out everywhere (revoke every access and refresh token)")
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        revoked = sum(refresh_tokens_revoke_all(user_id=user.pk) for user in queryset)
-        self.message_user(request, f"Revoked {revoked} refresh token(s).", messages.SUCCESS)
+        users = list(queryset)
+        revoked = sum(session_revoke_all(user=user) for user in users)
+        self.message_user(
+            request,
+            f"Signed out {len(users)} user(s) everywhere; revoked {revoked} refresh token(s).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Shop)

@@ -25,6 +25,14 @@ class TokenReused(Unauthenticated):
     title = "Refresh token reused"
 
 
+class TokenRevoked(Unauthenticated):
+    """Issued before the account's last logout-all, password change or password reset. The same
+    code and title as the access-token check in apps.core.authentication."""
+
+    code = "auth.token_revoked"
+    title = "Token revoked"
+
+
 class InvalidApiKey(Unauthenticated):
     code = "auth.invalid_api_key"
     title = "Invalid API key"

@@ -36,6 +36,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Every JWT (access or refresh) issued before this moment is refused: set by logout-all,
+    # a password change or reset and the admin's "sign out everywhere". Null: none revoked.
+    tokens_valid_after = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 

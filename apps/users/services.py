@@ -27,6 +27,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps import events
+from apps.core.authentication import token_revoked
 from apps.core.errors import InvalidInput
 from apps.users.errors import (
     AddressNotFound,
@@ -39,6 +40,7 @@ from apps.users.errors import (
     ShopAlreadyExists,
     TokenInvalid,
     TokenReused,
+    TokenRevoked,
     WrongPassword,
 )
 from apps.users.models import Address, ApiKey, Shop, ShopFollow, User
@@ -72,7 +74,10 @@ def session_tokens_issue(*, user: User) -> dict[str, str]:
 
 
 def refresh_tokens_revoke_all(*, user_id: Any) -> int:
-    """Blacklist every outstanding, unexpired refresh token of the user. Returns how many."""
+    """Blacklist every outstanding, unexpired refresh token of the user. Returns how many.
+
+    Refresh tokens only: access tokens already issued stay valid until they expire. To end every
+    session, access tokens included, use `session_revoke_all`."""
     now = timezone.now()
     outstanding = list(
         OutstandingToken.objects.filter(
@@ -83,6 +88,16 @@ def refresh_tokens_revoke_all(*, user_id: Any) -> int:
         [BlacklistedToken(token_id=pk) for pk in outstanding], ignore_conflicts=True
     )
     return len(outstanding)
+
+
+@transaction.atomic
+def session_revoke_all(*, user: User) -> int:
+    """Log out everywhere: every token of the user issued before now, access and refresh, is
+    refused from now on (`tokens_valid_after`, checked on every request and refresh) and every
+    refresh token is blacklisted. Returns how many refresh tokens were blacklisted."""
+    user.tokens_valid_after = timezone.now()
+    user.save(update_fields=["tokens_valid_after"])
+    return refresh_tokens_revoke_all(user_id=user.pk)
 
 
 def _decode_refresh(raw: str) -> dict[str, Any]:
@@ -101,9 +116,11 @@ def _decode_refresh(raw: str) -> dict[str, Any]:
 def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     """Rotate a refresh token: the presented one is blacklisted, a new pair is returned.
 
-    Presenting a token that was already rotated or revoked is treated as theft: every refresh
-    token of the user is revoked and `TokenReused` raised. The presented token's row is locked,
-    so two concurrent refreshes with the same token yield one success and one reuse.
+    A token issued before the user's `tokens_valid_after` (logout-all, password change or reset)
+    raises `TokenRevoked`. Presenting any other token that was already rotated or revoked is
+    treated as theft: every refresh token of the user is revoked and `TokenReused` raised. The
+    presented token's row is locked, so two concurrent refreshes with the same token yield one
+    success and one reuse.
     """
     payload = _decode_refresh(raw_refresh)
     user_id = payload.get(jwt_settings.USER_ID_CLAIM)
@@ -118,12 +135,22 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
         )
         if outstanding is None:
             raise TokenInvalid("The refresh token is unknown.")
+        user = User.objects.filter(pk=user_id).first()
+        if user is not None and token_revoked(
+            issued_at=payload.get("iat"), tokens_valid_after=user.tokens_valid_after
+        ):
+            # Checked before the blacklist: a token ended by logout-all or a password change is
+            # no sign of theft, and treating it as reuse would let whoever holds an old token
+            # (the thief a password change locked out) end the sessions opened since.
+            raise TokenRevoked(
+                "This refresh token was revoked: the account signed out everywhere or its "
+                "password changed. Sign in again."
+            )
         if BlacklistedToken.objects.filter(token=outstanding).exists():
             refresh_tokens_revoke_all(user_id=outstanding.user_id)
             reused = True
         else:
-            user = User.objects.filter(pk=user_id, is_active=True).first()
-            if user is None:
+            if user is None or not user.is_active:
                 raise TokenInvalid("The account is disabled.")
             BlacklistedToken.objects.create(token=outstanding)
             new_refresh = RefreshToken.for_user(user)
@@ -194,7 +221,9 @@ def user_update(*, user: User, name: str | None = None, phone: str | None = None
 
 
 def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
-    """Change the password and revoke every refresh token (other sessions end)."""
+    """Change the password and end every session, this one included: every token issued before
+    now, access and refresh, is refused from now on (`tokens_valid_after`) and every refresh
+    token is blacklisted. Raises WrongPassword or InvalidInput (weak password)."""
     if not user.check_password(old_password):
         raise WrongPassword(
             "The current password is wrong.",
@@ -205,7 +234,8 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     password_check(password=new_password, user=user, pointer="/new_password")
     with transaction.atomic():
         user.set_password(new_password)
-        user.save(update_fields=["password"])
+        user.tokens_valid_after = timezone.now()
+        user.save(update_fields=["password", "tokens_valid_after"])
         refresh_tokens_revoke_all(user_id=user.pk)
 
 
@@ -224,7 +254,9 @@ def password_reset_link(*, user: User) -> tuple[str, str]:
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
-    """Set a new password from a reset link and revoke every session."""
+    """Set a new password from a reset link and end every session: every token issued before
+    now, access and refresh, is refused from now on (`tokens_valid_after`) and every refresh
+    token is blacklisted. Raises InvalidResetToken or InvalidInput (weak password)."""
     try:
         user_id = uuid.UUID(force_str(urlsafe_base64_decode(uid)))
         user = User.objects.get(pk=user_id, is_active=True)
@@ -235,7 +267,8 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     password_check(password=new_password, user=user, pointer="/new_password")
     with transaction.atomic():
         user.set_password(new_password)
-        user.save(update_fields=["password"])
+        user.tokens_valid_after = timezone.now()
+        user.save(update_fields=["password", "tokens_valid_after"])
         refresh_tokens_revoke_all(user_id=user.pk)
     return user
 

@@ -112,7 +112,12 @@ class RefreshApi(APIView):
         request=RefreshInput,
         responses={
             200: TokenPairOutput,
-            **problems(INVALID, (401, "auth.token_invalid"), (401, "auth.token_reused")),
+            **problems(
+                INVALID,
+                (401, "auth.token_invalid"),
+                (401, "auth.token_reused"),
+                (401, "auth.token_revoked"),
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -148,7 +153,7 @@ class LogoutAllApi(APIView):
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED)},
     )
     def post(self, request: Request) -> Response:
-        services.refresh_tokens_revoke_all(user_id=request.user.pk)
+        services.session_revoke_all(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,0 +1,143 @@
+"""Bearer JWT authentication: one SELECT per request, and tokens issued before the user's
+`tokens_valid_after` refused as 401 `auth.token_revoked`."""
+
+import datetime as dt
+
+import pytest
+from rest_framework import exceptions as drf
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.core.authentication import token_revoked
+from apps.core.exceptions import problem_exception_handler
+from apps.users.models import User
+from tests.conftest import auth_client
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls")]
+
+PROBLEM = "application/problem+json"
+# 12:00:00.999 UTC: the cut-off in whole seconds is 12:00:00.
+VALID_AFTER = dt.datetime(2031, 3, 4, 12, 0, 0, 999000, tzinfo=dt.UTC)
+CUTOFF = int(VALID_AFTER.timestamp())
+
+
+@pytest.mark.parametrize(
+    ("issued_at", "tokens_valid_after", "revoked"),
+    [
+        (CUTOFF - 3600, None, False),  # nothing ever revoked
+        (CUTOFF - 1, VALID_AFTER, True),  # the second before
+        (CUTOFF, VALID_AFTER, False),  # the same second: iat cannot tell before from after
+        (CUTOFF + 1, VALID_AFTER, False),
+        (None, VALID_AFTER, True),  # no iat at all
+        (str(CUTOFF), VALID_AFTER, True),  # not an integer
+        (True, VALID_AFTER, True),
+        (None, None, False),
+    ],
+)
+def test_token_revoked_rule(issued_at, tokens_valid_after, revoked):
+    assert token_revoked(issued_at=issued_at, tokens_valid_after=tokens_valid_after) is revoked
+
+
+def _token_issued(user: User, *, seconds_before_cutoff: int, valid_after: dt.datetime) -> str:
+    """An access token whose `iat` is that many seconds before `valid_after`'s second (the
+    expiry is left as minted, in the future)."""
+    token = AccessToken.for_user(user)
+    token["iat"] = int(valid_after.timestamp()) - seconds_before_cutoff
+    return str(token)
+
+
+def _revoke_now(user: User) -> dt.datetime:
+    now = dt.datetime.now(tz=dt.UTC)
+    User.objects.filter(pk=user.pk).update(tokens_valid_after=now)
+    return now
+
+
+def test_token_issued_before_tokens_valid_after_is_401_token_revoked(api_client, user):
+    valid_after = _revoke_now(user)
+    token = _token_issued(user, seconds_before_cutoff=1, valid_after=valid_after)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.get("/api/v1/test/private")
+    assert response.status_code == 401
+    assert response["Content-Type"] == PROBLEM
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == {
+        "type": "https://errors.marketplace.dev/auth.token_revoked",
+        "title": "Token revoked",
+        "status": 401,
+        "detail": "This token was revoked: the account signed out everywhere or its password "
+        "changed. Sign in again.",
+        "code": "auth.token_revoked",
+    }
+
+
+def test_token_of_the_revocation_second_passes(api_client, user):
+    valid_after = _revoke_now(user)
+    token = _token_issued(user, seconds_before_cutoff=0, valid_after=valid_after)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.get("/api/v1/test/private")
+    assert response.status_code == 200
+    assert response.json() == {"user": str(user.pk)}
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+def test_authentication_is_exactly_one_query(user, django_assert_num_queries, revoked):
+    if revoked:
+        # The row carries a cut-off that the token (minted after it) passes.
+        User.objects.filter(pk=user.pk).update(
+            tokens_valid_after=dt.datetime.now(tz=dt.UTC) - dt.timedelta(hours=1)
+        )
+    client = auth_client(user)
+    with django_assert_num_queries(1):
+        response = client.get("/api/v1/test/private")
+    assert response.status_code == 200
+
+
+def test_refusing_a_revoked_token_is_exactly_one_query(api_client, user, django_assert_num_queries):
+    valid_after = _revoke_now(user)
+    token = _token_issued(user, seconds_before_cutoff=60, valid_after=valid_after)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    with django_assert_num_queries(1):
+        response = api_client.get("/api/v1/test/private")
+    assert response.json()["code"] == "auth.token_revoked"
+
+
+def test_handler_gives_simplejwt_token_revoked_its_own_code_and_title():
+    response = problem_exception_handler(
+        AuthenticationFailed("Signed out everywhere.", code="token_revoked"), {}
+    )
+    assert response.status_code == 401
+    assert response.content_type == PROBLEM
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.data == {
+        "type": "https://errors.marketplace.dev/auth.token_revoked",
+        "title": "Token revoked",
+        "status": 401,
+        "detail": "Signed out everywhere.",
+        "code": "auth.token_revoked",
+    }
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        AuthenticationFailed("User is inactive", code="user_inactive"),
+        AuthenticationFailed("User not found", code="user_not_found"),
+        InvalidToken("Given token not valid for any token type"),
+    ],
+)
+def test_handler_keeps_other_simplejwt_failures_generic(exc):
+    response = problem_exception_handler(exc, {})
+    assert response.status_code == 401
+    assert response.data["code"] == "auth.authentication_failed"
+    assert response.data["title"] == "Authentication failed"
+    assert response.data["detail"] == str(exc.detail["detail"])
+
+
+def test_handler_keeps_an_auth_code_given_to_drf_authentication_failed():
+    response = problem_exception_handler(
+        drf.AuthenticationFailed("Nope.", code="auth.custom_reason"), {}
+    )
+    assert response.status_code == 401
+    assert response.data["code"] == "auth.custom_reason"
+    assert response.data["title"] == "Authentication failed"
+    assert response.data["detail"] == "Nope."
