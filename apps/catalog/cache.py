@@ -441,6 +441,21 @@ def product_cache_bump_for_shop(shop_id: UUID | str) -> None:
     _bump(*(_product(pid) for pid in product_ids), _LIST)
 
 
+def product_cache_bump_many(product_ids: Iterable[UUID | str]) -> None:
+    """Invalidate the details of these products and the list pages, in one round trip."""
+    _bump(*(_product(pid) for pid in product_ids), _LIST)
+
+
+def products_in_categories(category_ids: Iterable[UUID | str]) -> list[UUID]:
+    """The products filed under these categories (a product's detail shows its category's id,
+    slug and name: what a category change has to invalidate)."""
+    from apps.catalog.models import Product
+
+    return list(
+        Product.objects.filter(category_id__in=list(category_ids)).values_list("pk", flat=True)
+    )
+
+
 def product_list_cache_bump() -> None:
     """Invalidate every cached public list page."""
     _bump(_LIST)

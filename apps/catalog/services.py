@@ -4,7 +4,7 @@ errors from `apps.catalog.errors`. Callers pass the acting user; scoping (which 
 may touch) is done by `selectors.product_get_for_write` before the call."""
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,16 @@ def _category_for(shop: "Shop", ident: Any, *, pointer: str = "/category") -> Ca
             errors=[{"pointer": pointer, "code": "does_not_exist", "detail": "No such category."}],
         )
     return category
+
+
+def product_category_check(*, shop: "Shop", category: Any) -> Category | None:
+    """The category a product of `shop` may be filed under: `category` (a Category, an id or a
+    slug; None or "" for none) when it is global or the shop's own. Raises InvalidProduct
+    (pointer `/category`) otherwise. `product_create` and `product_update` make this check; it is
+    public for the admin's product form."""
+    if isinstance(category, Category):
+        category = category.pk
+    return _category_for(shop, category)
 
 
 def _assets_for(actor: "User", shop: "Shop", image_ids: Sequence[Any]) -> list[Any]:
@@ -199,6 +209,13 @@ def _shop_product_count_add(shop_id: Any, delta: int) -> None:
 def _require_not_archived(product: Product) -> None:
     if product.status == Product.Status.ARCHIVED:
         raise ProductArchived("Archived products cannot change; unarchive is not supported.")
+
+
+def product_change_check(*, product: Product) -> None:
+    """Raises ProductArchived when `product` may no longer change: every write service refuses an
+    archived product (the API's 409 `catalog.product_archived`). Public for editors that must
+    know before they write: the admin shows archived products read-only."""
+    _require_not_archived(product)
 
 
 def _variant_errors(
@@ -536,13 +553,38 @@ def variant_create(
     return ProductVariant.objects.select_related("stock").get(pk=variant.pk)
 
 
-def _keeps_sellable(product: Product, *, without: Any) -> bool:
-    """A published product must keep an active variant."""
-    if product.status != Product.Status.PUBLISHED:
-        return True
-    return (
-        ProductVariant.objects.filter(product=product, is_active=True).exclude(pk=without).exists()
+def variant_removal_check(
+    *, product: Product, delete: Collection[Any] = (), deactivate: Collection[Any] = ()
+) -> None:
+    """The rules for variants leaving `product` (`delete`: variant ids) or going inactive
+    (`deactivate`: variant ids), taken together and checked against the stored variants: the
+    product is not archived (ProductArchived); it keeps a variant (LastVariant) and, when it is
+    published, an active one (LastVariant: unpublish it first); a variant to delete has no
+    reserved stock (VariantInUse: pending orders hold it). `variant_delete` and `variant_update`
+    check with it; it is public so that the admin can refuse a whole form before it calls them."""
+    _require_not_archived(product)
+    if not (delete or deactivate):
+        return
+    remaining = ProductVariant.objects.filter(product=product).exclude(pk__in=delete)
+    if delete and not remaining.exists():
+        raise LastVariant("A product keeps at least one variant.")
+    if (
+        product.status == Product.Status.PUBLISHED
+        and not remaining.filter(is_active=True).exclude(pk__in=deactivate).exists()
+    ):
+        raise LastVariant(
+            "A published product keeps at least one active variant; unpublish it first."
+        )
+    # Read through the variant's reverse `stock` relation: inventory sits above the catalog.
+    in_use = (
+        ProductVariant.objects.filter(pk__in=delete, stock__reserved__gt=0)
+        .order_by("sku")
+        .values_list("sku", "stock__reserved")
+        .first()
     )
+    if in_use is not None:
+        sku, reserved = in_use
+        raise VariantInUse(f"{reserved} units of {sku} are reserved by orders.", reserved=reserved)
 
 
 @transaction.atomic
@@ -568,14 +610,8 @@ def variant_update(
         if data.get(name) is not None and data[name] != getattr(variant, name):
             setattr(variant, name, data[name])
             fields.append(name)
-    if (
-        "is_active" in fields
-        and not variant.is_active
-        and not _keeps_sellable(product, without=variant.pk)
-    ):
-        raise LastVariant(
-            "A published product keeps at least one active variant; unpublish it first."
-        )
+    if "is_active" in fields and not variant.is_active:
+        variant_removal_check(product=product, deactivate=[variant.pk])
     if fields:
         try:
             with transaction.atomic():
@@ -593,19 +629,16 @@ def variant_delete(*, actor: "User", variant: ProductVariant) -> None:
     The last variant, the last active variant of a published product (LastVariant) and a variant
     with reserved stock (VariantInUse) cannot be deleted."""
     product = Product.objects.select_for_update().get(pk=variant.product_id)
-    _require_not_archived(product)
-    if not ProductVariant.objects.filter(product=product).exclude(pk=variant.pk).exists():
-        raise LastVariant("A product keeps at least one variant.")
-    if not _keeps_sellable(product, without=variant.pk):
-        raise LastVariant(
-            "A published product keeps at least one active variant; unpublish it first."
-        )
-    stock = getattr(variant, "stock", None)
-    if stock is not None and stock.reserved:
-        raise VariantInUse(
-            f"{stock.reserved} units of {variant.sku} are reserved by orders.",
-            reserved=stock.reserved,
-        )
+    # Its stock row, locked before the check: a reservation cannot commit between the check and
+    # the delete, which takes the row with it. (Read through the reverse `stock` relation:
+    # inventory sits above the catalog.)
+    list(
+        ProductVariant.objects.filter(pk=variant.pk, stock__isnull=False)
+        .select_related("stock")
+        .select_for_update(of=("stock",))
+        .only("pk", "stock__id")
+    )
+    variant_removal_check(product=product, delete=[variant.pk])
     variant.delete()
     _price_refresh(product)
     _changed(product)

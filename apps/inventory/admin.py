@@ -51,6 +51,11 @@ class StockItemAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows are created by stock_adjust
 
+    def has_delete_permission(self, request: HttpRequest, obj: StockItem | None = None) -> bool:
+        # A stock row holds reservations and its ledger: it goes only with its variant, through
+        # the catalog's variant_delete (which refuses a variant with reserved stock).
+        return False
+
     @admin.display(ordering="variant__sku")
     def sku(self, obj: StockItem) -> str:
         return obj.variant.sku

@@ -576,12 +576,13 @@ def test_admin_variant_delete_shows_on_cached_detail(
     assert (body["price"], [v["sku"] for v in body["variants"]]) == ("320.00", ["PH-WHITE"])
 
 
-def test_admin_product_delete_shows_on_cached_detail(
+def test_admin_product_archive_shows_on_cached_detail(
     admin_client, api_client, phone, django_assert_num_queries
 ):
+    """The admin archives products (it never deletes them, see test_admin_services.py)."""
     cached_detail(api_client, phone, django_assert_num_queries)
 
-    response = admin_client.post(f"/admin/catalog/product/{phone.pk}/delete/", {"post": "yes"})
+    response = admin_client.post(f"/admin/catalog/product/{phone.pk}/archive/", {"post": "yes"})
     assert response.status_code == 302
 
     assert api_client.get(f"/api/v1/products/{phone.pk}").status_code == 404

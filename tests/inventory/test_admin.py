@@ -42,3 +42,20 @@ def test_movement_admin_is_read_only(admin_client):
     )
     assert response.status_code == 403
     assert StockMovement.objects.filter(pk=movement.pk).exists()
+
+
+def test_stock_rows_cannot_be_deleted_in_the_admin(client):
+    """Reservations and the ledger live on the stock row: it goes only with its variant."""
+    from apps.inventory.models import StockItem
+    from tests.inventory.factories import StockItemFactory
+    from tests.users.factories import UserFactory
+
+    item = StockItemFactory(on_hand=10, reserved=3)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    page = client.get(f"/admin/inventory/stockitem/{item.pk}/delete/")
+    changelist = client.get("/admin/inventory/stockitem/")
+
+    assert page.status_code == 403
+    assert b'value="delete_selected"' not in changelist.content
+    assert StockItem.objects.filter(pk=item.pk, reserved=3).exists()
