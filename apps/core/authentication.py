@@ -1,8 +1,12 @@
+import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions as drf
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -11,10 +15,34 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from apps.core.db import get_by_pk
 
+# The session a token belongs to: a random id put into the refresh token at login, copied by
+# simplejwt into every access token made from it and kept by every rotation (apps.users.services).
+SESSION_CLAIM = "sid"
 
-def token_revoked(*, issued_at: Any, tokens_valid_after: datetime | None) -> bool:
-    """Whether a token with this `iat` was issued before the user's `tokens_valid_after` (set by
-    logout-all, a password change or a password reset), so must be refused.
+
+def token_session(claims: Mapping[str, Any] | Token | None) -> str | None:
+    """The session id a token carries in canonical form, or None: no token, or one issued before
+    sessions had ids (we never sign any other value)."""
+    value = claims.get(SESSION_CLAIM) if claims is not None else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def token_revoked(
+    *,
+    issued_at: Any,
+    session_id: Any,
+    tokens_valid_after: datetime | None,
+    tokens_kept_session: uuid.UUID | None,
+) -> bool:
+    """Whether a token with this `iat` and session (`sid`) must be refused: it was issued before
+    the user's `tokens_valid_after` (set by logout-all, a password change, a password reset or
+    refresh-token reuse) and is not of the session that revocation spared (`tokens_kept_session`:
+    a password change keeps the caller's session). A token without a session id is never spared.
 
     `iat` has one-second granularity, so the cut-off is compared in whole seconds and a token
     issued in the same second as the revocation stays valid: a login right after logout-all must
@@ -22,20 +50,71 @@ def token_revoked(*, issued_at: Any, tokens_valid_after: datetime | None) -> boo
     without an integer `iat` (we never sign one) is refused once anything was revoked."""
     if tokens_valid_after is None:
         return False
+    if tokens_kept_session is not None and session_id == str(tokens_kept_session):
+        return False
     if not isinstance(issued_at, int) or isinstance(issued_at, bool):
         return True
     return issued_at < int(tokens_valid_after.timestamp())
+
+
+def token_revoked_for(claims: Mapping[str, Any] | Token, user: Any) -> bool:
+    """`token_revoked` for a token's claims and the user row it names."""
+    return token_revoked(
+        issued_at=claims.get("iat"),
+        session_id=claims.get(SESSION_CLAIM),
+        tokens_valid_after=getattr(user, "tokens_valid_after", None),
+        tokens_kept_session=getattr(user, "tokens_kept_session", None),
+    )
+
+
+# Where a request's Bearer authentication is remembered (on the Django HttpRequest), so that the
+# idempotency middleware's check and DRF's authentication share one user SELECT.
+_OUTCOME_ATTR = "_bearer_authentication"
+
+
+def forget_bearer_authentication(request: HttpRequest) -> None:
+    """Drop the remembered outcome: the next authentication of this request reads the user row
+    again (the idempotency middleware calls this after waiting for another request)."""
+    request.__dict__.pop(_OUTCOME_ATTR, None)
 
 
 class BearerJWTAuthentication(JWTAuthentication):
     """simplejwt's authentication; its errors are rendered as problem+json 401 by the handler.
 
     `get_user` makes simplejwt's checks (user exists, is active, password unchanged when
-    CHECK_REVOKE_TOKEN is on) and refuses tokens issued before the user's `tokens_valid_after`
-    (401 `auth.token_revoked`), all on a user read with one hand-written SELECT: every
-    authenticated request reads it, and building the ORM's `get()` cost twice the statement."""
+    CHECK_REVOKE_TOKEN is on) and refuses revoked tokens (`token_revoked`: issued before the
+    user's `tokens_valid_after` and not of the session it spared; 401 `auth.token_revoked`), all
+    on a user read with one hand-written SELECT: every authenticated request reads it, and
+    building the ORM's `get()` cost twice the statement.
+
+    The outcome (user and token, or the refusal) is remembered on the request for its token, so
+    the idempotency middleware, which authenticates a request carrying an `Idempotency-Key` before
+    the view, does not make DRF read the user a second time."""
 
     www_authenticate_realm = "api"
+
+    def authenticate(self, request: Any) -> tuple[Any, Token] | None:
+        header = self.get_header(request)
+        if header is None:
+            return None
+        raw_token = self.get_raw_token(header)
+        if raw_token is None:
+            return None
+        http_request = getattr(request, "_request", request)  # DRF's Request wraps Django's
+        remembered = http_request.__dict__.get(_OUTCOME_ATTR)
+        if remembered is not None and remembered[0] == raw_token:
+            outcome = remembered[1]
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        try:
+            validated_token = self.get_validated_token(raw_token)
+            outcome = (self.get_user(validated_token), validated_token)
+        except drf.AuthenticationFailed as exc:
+            http_request.__dict__[_OUTCOME_ATTR] = (raw_token, exc)
+            raise
+        http_request.__dict__[_OUTCOME_ATTR] = (raw_token, outcome)
+        return outcome
 
     def get_user(self, validated_token: Token):  # type: ignore[no-untyped-def]
         if self.user_model._meta.pk.name != api_settings.USER_ID_FIELD:
@@ -62,12 +141,9 @@ class BearerJWTAuthentication(JWTAuthentication):
 
     @staticmethod
     def _refuse_revoked(validated_token: Token, user: Any) -> Any:
-        """The user, unless the token predates its `tokens_valid_after` (read by the same SELECT,
-        no extra query)."""
-        if token_revoked(
-            issued_at=validated_token.get("iat"),
-            tokens_valid_after=getattr(user, "tokens_valid_after", None),
-        ):
+        """The user, unless the token is revoked (`token_revoked`, on the row read by the same
+        SELECT: no extra query)."""
+        if token_revoked_for(validated_token, user):
             # The exception handler renders this code as 401 `auth.token_revoked`.
             raise AuthenticationFailed(
                 _(

@@ -50,7 +50,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "name", "phone", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "name", "phone")
-    readonly_fields = ("last_login", "date_joined", "tokens_valid_after")
+    readonly_fields = ("last_login", "date_joined", "tokens_valid_after", "tokens_kept_session")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "phone")}),
@@ -58,7 +58,10 @@ class UserAdmin(DjangoUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("last_login", "date_joined", "tokens_valid_after")}),
+        (
+            "Dates",
+            {"fields": ("last_login", "date_joined", "tokens_valid_after", "tokens_kept_session")},
+        ),
     )
     add_fieldsets = (
         (

@@ -39,6 +39,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Every JWT (access or refresh) issued before this moment is refused: set by logout-all,
     # a password change or reset and the admin's "sign out everywhere". Null: none revoked.
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
+    # The session (the `sid` claim of its tokens) that the last revocation spared: a password
+    # change keeps the caller's session. Null: none spared.
+    tokens_kept_session = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = UserManager()
 

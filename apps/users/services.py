@@ -21,13 +21,15 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.text import slugify
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import BlacklistMixin, RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from apps import events
-from apps.core.authentication import token_revoked
+from apps.core.authentication import SESSION_CLAIM, token_revoked_for, token_session
 from apps.core.errors import InvalidInput
 from apps.users.errors import (
     AddressNotFound,
@@ -64,40 +66,93 @@ def password_check(*, password: str, user: User, pointer: str) -> None:
 
 
 # --- Sessions: JWT refresh tokens with rotation and reuse detection
+#
+# A session is what one login starts: its refresh tokens carry a random id in the `sid` claim,
+# simplejwt copies it into every access token made from them and a rotation passes it on. A
+# password change ends every session but the caller's by that id.
+
+
+class SessionRefreshToken(RefreshToken):
+    """A refresh token of one session, recorded as outstanding with its `sid` claim in it.
+
+    `RefreshToken.for_user` records the token before a claim can be added, and a password change
+    reads the session id back from the recorded text; so this takes simplejwt's claims from
+    `Token.for_user` and records the token itself, with the one INSERT `for_user` makes."""
+
+    @classmethod
+    def for_session(cls, *, user: User, session_id: str) -> "SessionRefreshToken":
+        token = super(BlacklistMixin, cls).for_user(user)  # Token.for_user: claims, no record
+        token[SESSION_CLAIM] = session_id
+        OutstandingToken.objects.create(
+            user=user,
+            jti=token[jwt_settings.JTI_CLAIM],
+            token=str(token),
+            created_at=token.current_time,
+            expires_at=datetime_from_epoch(token["exp"]),
+        )
+        return token
 
 
 def session_tokens_issue(*, user: User) -> dict[str, str]:
-    """A new session: a refresh token (recorded as outstanding) and its access token."""
-    refresh = RefreshToken.for_user(user)
+    """A new session: a refresh token with a new session id (recorded as outstanding) and its
+    access token."""
+    refresh = SessionRefreshToken.for_session(user=user, session_id=str(uuid.uuid4()))
     update_last_login(None, user)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def refresh_tokens_revoke_all(*, user_id: Any) -> int:
-    """Blacklist every outstanding, unexpired refresh token of the user. Returns how many.
+def _recorded_session(raw: str) -> str | None:
+    """The session id inside a recorded (outstanding) refresh token; the text is our own, read
+    from our database, so it is decoded without checking the signature or expiry again."""
+    try:
+        return token_session(token_backend.decode(raw, verify=False))
+    except TokenBackendError:
+        return None
+
+
+def refresh_tokens_revoke_all(*, user_id: Any, except_session: str | None = None) -> int:
+    """Blacklist every outstanding, unexpired refresh token of the user, except those of the
+    session `except_session` (None: no exception). Returns how many.
 
     Refresh tokens only: access tokens already issued stay valid until they expire. To end every
     session, access tokens included, use `session_revoke_all`."""
     now = timezone.now()
-    outstanding = list(
-        OutstandingToken.objects.filter(
-            user_id=user_id, expires_at__gt=now, blacklistedtoken__isnull=True
-        ).values_list("pk", flat=True)
+    outstanding = OutstandingToken.objects.filter(
+        user_id=user_id, expires_at__gt=now, blacklistedtoken__isnull=True
     )
+    if except_session is None:
+        revoked = list(outstanding.values_list("pk", flat=True))
+    else:
+        revoked = [
+            pk
+            for pk, raw in outstanding.values_list("pk", "token")
+            if _recorded_session(raw) != except_session
+        ]
     BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token_id=pk) for pk in outstanding], ignore_conflicts=True
+        [BlacklistedToken(token_id=pk) for pk in revoked], ignore_conflicts=True
     )
-    return len(outstanding)
+    return len(revoked)
+
+
+def _sessions_end(
+    *, user: User, keep_session: str | None = None, fields: tuple[str, ...] = ()
+) -> int:
+    """End every session of the user but `keep_session`: tokens issued before now, access and
+    refresh, are refused from now on (`tokens_valid_after`, `tokens_kept_session`) and their
+    refresh tokens blacklisted. Saves `fields` of the user too. Call it in a transaction."""
+    user.tokens_valid_after = timezone.now()
+    user.tokens_kept_session = None if keep_session is None else uuid.UUID(keep_session)
+    user.save(update_fields=[*fields, "tokens_valid_after", "tokens_kept_session"])
+    return refresh_tokens_revoke_all(user_id=user.pk, except_session=keep_session)
 
 
 @transaction.atomic
 def session_revoke_all(*, user: User) -> int:
     """Log out everywhere: every token of the user issued before now, access and refresh, is
-    refused from now on (`tokens_valid_after`, checked on every request and refresh) and every
-    refresh token is blacklisted. Returns how many refresh tokens were blacklisted."""
-    user.tokens_valid_after = timezone.now()
-    user.save(update_fields=["tokens_valid_after"])
-    return refresh_tokens_revoke_all(user_id=user.pk)
+    refused from now on (`tokens_valid_after`, checked on every request and refresh; no session
+    spared) and every refresh token is blacklisted. Returns how many refresh tokens were
+    blacklisted."""
+    return _sessions_end(user=user)
 
 
 def _decode_refresh(raw: str) -> dict[str, Any]:
@@ -116,11 +171,13 @@ def _decode_refresh(raw: str) -> dict[str, Any]:
 def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     """Rotate a refresh token: the presented one is blacklisted, a new pair is returned.
 
-    A token issued before the user's `tokens_valid_after` (logout-all, password change or reset)
-    raises `TokenRevoked`. Presenting any other token that was already rotated or revoked is
-    treated as theft: every refresh token of the user is revoked and `TokenReused` raised. The
-    presented token's row is locked, so two concurrent refreshes with the same token yield one
-    success and one reuse.
+    The new token keeps the session id (`sid`) of the presented one (a token from before
+    sessions had ids gets a new one). A token revoked by `tokens_valid_after` (logout-all,
+    password change or reset, reuse; see `token_revoked`) raises `TokenRevoked`. Presenting any
+    other token that was already rotated or revoked is treated as theft: every session of the
+    user ends as by `session_revoke_all`, access tokens included, and `TokenReused` is raised.
+    The presented token's row is locked, so two concurrent refreshes with the same token yield
+    one success and one reuse.
     """
     payload = _decode_refresh(raw_refresh)
     user_id = payload.get(jwt_settings.USER_ID_CLAIM)
@@ -136,9 +193,7 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
         if outstanding is None:
             raise TokenInvalid("The refresh token is unknown.")
         user = User.objects.filter(pk=user_id).first()
-        if user is not None and token_revoked(
-            issued_at=payload.get("iat"), tokens_valid_after=user.tokens_valid_after
-        ):
+        if user is not None and token_revoked_for(payload, user):
             # Checked before the blacklist: a token ended by logout-all or a password change is
             # no sign of theft, and treating it as reuse would let whoever holds an old token
             # (the thief a password change locked out) end the sessions opened since.
@@ -147,13 +202,19 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
                 "password changed. Sign in again."
             )
         if BlacklistedToken.objects.filter(token=outstanding).exists():
-            refresh_tokens_revoke_all(user_id=outstanding.user_id)
+            # Theft: whoever holds the token also holds its access tokens, so they end too.
+            if user is None:
+                refresh_tokens_revoke_all(user_id=outstanding.user_id)
+            else:
+                _sessions_end(user=user)
             reused = True
         else:
             if user is None or not user.is_active:
                 raise TokenInvalid("The account is disabled.")
             BlacklistedToken.objects.create(token=outstanding)
-            new_refresh = RefreshToken.for_user(user)
+            new_refresh = SessionRefreshToken.for_session(
+                user=user, session_id=token_session(payload) or str(uuid.uuid4())
+            )
     if reused:
         # Raised after the block so that the family revocation commits.
         raise TokenReused(
@@ -220,10 +281,14 @@ def user_update(*, user: User, name: str | None = None, phone: str | None = None
     return user
 
 
-def user_password_change(*, user: User, old_password: str, new_password: str) -> None:
-    """Change the password and end every session, this one included: every token issued before
-    now, access and refresh, is refused from now on (`tokens_valid_after`) and every refresh
-    token is blacklisted. Raises WrongPassword or InvalidInput (weak password)."""
+def user_password_change(
+    *, user: User, old_password: str, new_password: str, keep_session: str | None
+) -> None:
+    """Change the password and end every other session: every token issued before now, access
+    and refresh, is refused from now on (`tokens_valid_after`) and its refresh token blacklisted,
+    except those of `keep_session` (the caller's session id, `token_session(request.auth)`; None
+    when the caller's token has none: then every session ends). Raises WrongPassword or
+    InvalidInput (weak password); then nothing changes."""
     if not user.check_password(old_password):
         raise WrongPassword(
             "The current password is wrong.",
@@ -234,9 +299,7 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     password_check(password=new_password, user=user, pointer="/new_password")
     with transaction.atomic():
         user.set_password(new_password)
-        user.tokens_valid_after = timezone.now()
-        user.save(update_fields=["password", "tokens_valid_after"])
-        refresh_tokens_revoke_all(user_id=user.pk)
+        _sessions_end(user=user, keep_session=keep_session, fields=("password",))
 
 
 def password_reset_request(*, email: str) -> None:
@@ -267,9 +330,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     password_check(password=new_password, user=user, pointer="/new_password")
     with transaction.atomic():
         user.set_password(new_password)
-        user.tokens_valid_after = timezone.now()
-        user.save(update_fields=["password", "tokens_valid_after"])
-        refresh_tokens_revoke_all(user_id=user.pk)
+        _sessions_end(user=user, fields=("password",))
     return user
 
 

@@ -1,17 +1,26 @@
 """Bearer JWT authentication: one SELECT per request, and tokens issued before the user's
-`tokens_valid_after` refused as 401 `auth.token_revoked`."""
+`tokens_valid_after` refused as 401 `auth.token_revoked` unless they belong to the session that
+revocation kept (`tokens_kept_session`, the tokens' `sid` claim)."""
 
 import datetime as dt
+import uuid
 
 import pytest
+from django.test import RequestFactory
 from rest_framework import exceptions as drf
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.core.authentication import token_revoked
+from apps.core.authentication import (
+    BearerJWTAuthentication,
+    forget_bearer_authentication,
+    token_revoked,
+    token_session,
+)
 from apps.core.exceptions import problem_exception_handler
 from apps.users.models import User
 from tests.conftest import auth_client
+from tests.users.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls")]
 
@@ -19,6 +28,8 @@ PROBLEM = "application/problem+json"
 # 12:00:00.999 UTC: the cut-off in whole seconds is 12:00:00.
 VALID_AFTER = dt.datetime(2031, 3, 4, 12, 0, 0, 999000, tzinfo=dt.UTC)
 CUTOFF = int(VALID_AFTER.timestamp())
+KEPT = uuid.UUID("6f1c1a3e-5b0e-4c53-9d1e-0a4b8f2d7c10")
+OTHER = "0d2f6a2c-8f3e-4f57-a1b0-5c3e9d7b4a21"
 
 
 @pytest.mark.parametrize(
@@ -34,8 +45,52 @@ CUTOFF = int(VALID_AFTER.timestamp())
         (None, None, False),
     ],
 )
-def test_token_revoked_rule(issued_at, tokens_valid_after, revoked):
-    assert token_revoked(issued_at=issued_at, tokens_valid_after=tokens_valid_after) is revoked
+@pytest.mark.parametrize(
+    ("session_id", "tokens_kept_session"),
+    [(None, None), (OTHER, None), (None, KEPT), (OTHER, KEPT)],
+    ids=["no-sid", "nothing-kept", "no-sid-kept-other", "other-session"],
+)
+def test_token_revoked_rule(
+    issued_at, tokens_valid_after, revoked, session_id, tokens_kept_session
+):
+    # A token that is not of the kept session follows the cut-off alone.
+    assert (
+        token_revoked(
+            issued_at=issued_at,
+            session_id=session_id,
+            tokens_valid_after=tokens_valid_after,
+            tokens_kept_session=tokens_kept_session,
+        )
+        is revoked
+    )
+
+
+@pytest.mark.parametrize("issued_at", [CUTOFF - 3600, CUTOFF - 1, CUTOFF, CUTOFF + 1, None])
+def test_the_kept_session_is_never_revoked(issued_at):
+    assert (
+        token_revoked(
+            issued_at=issued_at,
+            session_id=str(KEPT),
+            tokens_valid_after=VALID_AFTER,
+            tokens_kept_session=KEPT,
+        )
+        is False
+    )
+
+
+@pytest.mark.parametrize(
+    ("claims", "session"),
+    [
+        ({"sid": str(KEPT)}, str(KEPT)),
+        ({"sid": str(KEPT).upper()}, str(KEPT)),
+        ({}, None),
+        ({"sid": "not-a-uuid"}, None),
+        ({"sid": 7}, None),
+        (None, None),
+    ],
+)
+def test_token_session(claims, session):
+    assert token_session(claims) == session
 
 
 def _token_issued(user: User, *, seconds_before_cutoff: int, valid_after: dt.datetime) -> str:
@@ -50,6 +105,68 @@ def _revoke_now(user: User) -> dt.datetime:
     now = dt.datetime.now(tz=dt.UTC)
     User.objects.filter(pk=user.pk).update(tokens_valid_after=now)
     return now
+
+
+def _revoke_keeping(user: User, session: uuid.UUID) -> dt.datetime:
+    now = dt.datetime.now(tz=dt.UTC)
+    User.objects.filter(pk=user.pk).update(tokens_valid_after=now, tokens_kept_session=session)
+    return now
+
+
+def test_token_of_the_kept_session_issued_before_passes(api_client, user):
+    valid_after = _revoke_keeping(user, KEPT)
+    token = AccessToken.for_user(user)
+    token["iat"] = int(valid_after.timestamp()) - 60
+    token["sid"] = str(KEPT)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.get("/api/v1/test/private")
+    assert response.status_code == 200
+    assert response.json() == {"user": str(user.pk)}
+
+
+@pytest.mark.parametrize("session", [OTHER, None])
+def test_token_of_another_session_issued_before_is_refused(api_client, user, session):
+    valid_after = _revoke_keeping(user, KEPT)
+    token = AccessToken.for_user(user)
+    token["iat"] = int(valid_after.timestamp()) - 60
+    if session is not None:
+        token["sid"] = session
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.get("/api/v1/test/private")
+    assert response.status_code == 401
+    assert response.json()["code"] == "auth.token_revoked"
+
+
+def test_a_request_is_authenticated_once(user, django_assert_num_queries):
+    # The idempotency middleware authenticates before the view; DRF then reuses the outcome.
+    token = str(AccessToken.for_user(user))
+    request = RequestFactory().post("/api/v1/test/private", HTTP_AUTHORIZATION=f"Bearer {token}")
+    with django_assert_num_queries(1):
+        first = BearerJWTAuthentication().authenticate(request)
+        again = BearerJWTAuthentication().authenticate(request)
+    assert again == first
+    assert first[0] == user
+
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    forget_bearer_authentication(request)
+    with django_assert_num_queries(1), pytest.raises(AuthenticationFailed) as refused:
+        BearerJWTAuthentication().authenticate(request)
+    # a refusal is remembered too
+    with django_assert_num_queries(0), pytest.raises(AuthenticationFailed) as again_refused:
+        BearerJWTAuthentication().authenticate(request)
+    assert again_refused.value is refused.value
+    assert refused.value.detail["code"] == "user_inactive"
+
+
+def test_a_remembered_outcome_is_only_for_its_own_token(user, django_assert_num_queries):
+    request = RequestFactory().post(
+        "/api/v1/test/private", HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}"
+    )
+    BearerJWTAuthentication().authenticate(request)
+    other = UserFactory()
+    request.META["HTTP_AUTHORIZATION"] = f"Bearer {AccessToken.for_user(other)}"
+    with django_assert_num_queries(1):
+        assert BearerJWTAuthentication().authenticate(request)[0] == other
 
 
 def test_token_issued_before_tokens_valid_after_is_401_token_revoked(api_client, user):

@@ -1,18 +1,23 @@
 """Ending sessions ends access tokens too.
 
-Logout-all, a password change and a password reset set the user's `tokens_valid_after`; every
-token issued before it, access or refresh, is refused with 401 `auth.token_revoked`. `iat` has
-one-second granularity, so a token issued in the same second as the revocation stays valid.
-Times are frozen so that "before" and "the same second" do not depend on the machine's speed.
+Logout-all, a password change, a password reset and refresh-token reuse set the user's
+`tokens_valid_after`; every token issued before it, access or refresh, is refused with 401
+`auth.token_revoked`, except those of the session a password change keeps (the caller's, by the
+`sid` claim every token of a session carries). `iat` has one-second granularity, so a token
+issued in the same second as the revocation stays valid. Times are frozen so that "before" and
+"the same second" do not depend on the machine's speed.
 """
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 
 import pytest
 from freezegun import freeze_time
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.users.models import User
 from apps.users.services import password_reset_link, session_revoke_all
@@ -24,6 +29,14 @@ pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "amber-lighthouse-quill-58"
 T0 = dt.datetime(2031, 3, 4, 12, 0, 0, 100000, tzinfo=dt.UTC)  # 12:00:00.100
 
+REUSED = {
+    "type": "https://errors.marketplace.dev/auth.token_reused",
+    "title": "Refresh token reused",
+    "status": 401,
+    "detail": "This refresh token was already used. Every session of this account has been "
+    "signed out; sign in again.",
+    "code": "auth.token_reused",
+}
 ACCESS_REVOKED = {
     "type": "https://errors.marketplace.dev/auth.token_revoked",
     "title": "Token revoked",
@@ -55,8 +68,28 @@ def refresh(token: str):
     return APIClient().post("/api/v1/auth/refresh", {"refresh": token})
 
 
-# --- the three revocations, through the API. Each gets the user and an access token of theirs
-# and returns the password that signs in afterwards.
+def claims(token: str) -> dict:
+    return token_backend.decode(token)
+
+
+def sid(token: str) -> str:
+    return claims(token)["sid"]
+
+
+def unblacklisted_sessions(user: User) -> list[str]:
+    """The session ids of the user's refresh tokens that are still usable, from the recorded
+    token text."""
+    return sorted(
+        token_backend.decode(raw, verify=False).get("sid", "")
+        for raw in OutstandingToken.objects.filter(
+            user=user, blacklistedtoken__isnull=True
+        ).values_list("token", flat=True)
+    )
+
+
+# --- the three revocations, through the API. Each gets the user and the access token of the
+# session that asks for it (the caller) and returns the password that signs in afterwards. The
+# tests below watch another session than the caller's: a password change keeps the caller's.
 
 
 def logout_all(user: User, access: str) -> str:
@@ -112,10 +145,11 @@ def assert_access_works(access: str, user: User) -> None:
 def test_access_token_issued_before_is_refused(revoke: Revocation, user):
     with freeze_time(T0) as clock:
         session = login(user.email)
+        caller = login(user.email)
         assert_access_works(session["access"], user)
 
         clock.move_to(T0 + dt.timedelta(seconds=5))
-        revoke(user, session["access"])
+        revoke(user, caller["access"])
 
         assert_access_revoked(session["access"])
         user.refresh_from_db()
@@ -130,8 +164,9 @@ def test_access_token_issued_before_is_refused(revoke: Revocation, user):
 def test_new_login_after_revocation_works(revoke: Revocation, user):
     with freeze_time(T0) as clock:
         old = login(user.email)
+        caller = login(user.email)
         clock.move_to(T0 + dt.timedelta(seconds=5))
-        password = revoke(user, old["access"])
+        password = revoke(user, caller["access"])
 
         clock.move_to(T0 + dt.timedelta(seconds=6))
         new = login(user.email, password)
@@ -145,9 +180,9 @@ def test_new_login_after_revocation_works(revoke: Revocation, user):
 @each_revocation
 def test_login_in_the_same_second_right_after_revocation_works(revoke: Revocation, user):
     with freeze_time(T0) as clock:
-        old = login(user.email)
+        caller = login(user.email)
         clock.move_to(T0 + dt.timedelta(seconds=5, milliseconds=200))  # 12:00:05.300
-        password = revoke(user, old["access"])
+        password = revoke(user, caller["access"])
 
         clock.move_to(T0 + dt.timedelta(seconds=5, milliseconds=600))  # 12:00:05.700
         new = login(user.email, password)
@@ -160,8 +195,9 @@ def test_access_token_of_the_same_second_before_revocation_stays_valid(revoke: R
     # The known limit of one-second `iat`: issued at 12:00:00.100, revoked at 12:00:00.800.
     with freeze_time(T0) as clock:
         session = login(user.email)
+        caller = login(user.email)
         clock.move_to(T0 + dt.timedelta(milliseconds=700))
-        revoke(user, session["access"])
+        revoke(user, caller["access"])
         assert_access_works(session["access"], user)
 
 
@@ -170,8 +206,9 @@ def test_access_token_of_the_previous_second_is_refused(revoke: Revocation, user
     # Only 0.2 s apart, but across a second boundary: 11:59:59.900 and 12:00:00.100.
     with freeze_time(T0 - dt.timedelta(milliseconds=200)) as clock:
         session = login(user.email)
+        caller = login(user.email)
         clock.move_to(T0)
-        revoke(user, session["access"])
+        revoke(user, caller["access"])
         assert_access_revoked(session["access"])
 
 
@@ -181,8 +218,9 @@ def test_other_users_tokens_are_unaffected(revoke: Revocation, user):
         bystander = UserFactory()
         theirs = login(bystander.email)
         mine = login(user.email)
+        caller = login(user.email)
         clock.move_to(T0 + dt.timedelta(seconds=5))
-        revoke(user, mine["access"])
+        revoke(user, caller["access"])
 
         assert_access_revoked(mine["access"])
         assert_access_works(theirs["access"], bystander)
@@ -217,8 +255,9 @@ def test_anonymous_is_still_401_not_authenticated(revoke: Revocation, user):
 def test_refresh_token_issued_before_is_refused_and_new_sessions_survive(revoke: Revocation, user):
     with freeze_time(T0) as clock:
         old = login(user.email)
+        caller = login(user.email)
         clock.move_to(T0 + dt.timedelta(seconds=5))
-        password = revoke(user, old["access"])
+        password = revoke(user, caller["access"])
         clock.move_to(T0 + dt.timedelta(seconds=6))
         new = login(user.email, password)
         blacklisted = BlacklistedToken.objects.count()
@@ -238,8 +277,9 @@ def test_rotated_refresh_token_issued_before_is_revoked_not_reused(revoke: Revoc
     with freeze_time(T0) as clock:
         first = login(user.email)["refresh"]
         second = refresh(first).json()
+        caller = login(user.email)
         clock.move_to(T0 + dt.timedelta(seconds=5))
-        password = revoke(user, second["access"])
+        password = revoke(user, caller["access"])
         clock.move_to(T0 + dt.timedelta(seconds=6))
         new = login(user.email, password)
 
@@ -259,6 +299,196 @@ def test_reuse_after_a_revocation_is_still_detected(user):
 
         assert_problem(refresh(r1), 401, "auth.token_reused")
         assert_problem(refresh(r2), 401, "auth.token_reused")
+
+
+# --- sessions: every token of one login carries its session id
+
+
+def test_a_login_starts_a_session_that_its_tokens_and_rotations_share(user):
+    one = login(user.email)
+    two = login(user.email)
+
+    session = sid(one["refresh"])
+    assert str(uuid.UUID(session)) == session
+    assert sid(one["access"]) == session
+    assert sid(two["refresh"]) != session
+    # the recorded token is the issued one, sid included (a password change reads it back)
+    assert OutstandingToken.objects.get(jti=claims(one["refresh"])["jti"]).token == one["refresh"]
+
+    rotated = refresh(one["refresh"]).json()
+    assert sid(rotated["refresh"]) == session
+    assert sid(rotated["access"]) == session
+    recorded = OutstandingToken.objects.get(jti=claims(rotated["refresh"])["jti"])
+    assert recorded.token == rotated["refresh"]
+
+
+def test_signup_starts_a_session():
+    response = APIClient().post(
+        "/api/v1/auth/signup",
+        {"email": "new@example.com", "password": DEFAULT_PASSWORD, "name": "New"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert sid(body["access"]) == sid(body["refresh"])
+
+
+def test_a_refresh_token_from_before_sessions_gets_one_on_rotation(user):
+    legacy = RefreshToken.for_user(user)  # how tokens were issued before the sid claim
+    assert "sid" not in legacy.payload
+
+    response = refresh(str(legacy))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert str(uuid.UUID(sid(body["refresh"]))) == sid(body["refresh"])
+    assert sid(body["access"]) == sid(body["refresh"])
+
+
+# --- a password change keeps the caller's session and ends the others
+
+
+def test_password_change_keeps_the_callers_session_and_ends_every_other(user):
+    with freeze_time(T0) as clock:
+        first = login(user.email)
+        caller = refresh(first["refresh"]).json()  # the kept session spans rotations
+        other = login(user.email)
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+
+        response = bearer(caller["access"]).post(
+            "/api/v1/me/password",
+            {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        )
+
+        assert response.status_code == 204
+        assert response.content == b""
+        user.refresh_from_db()
+        assert user.check_password(NEW_PASSWORD)
+        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=5)
+        assert user.tokens_kept_session == uuid.UUID(sid(caller["access"]))
+        # only the caller's current refresh token is left usable
+        assert unblacklisted_sessions(user) == [sid(caller["refresh"])]
+        assert_access_works(caller["access"], user)
+        assert_access_revoked(other["access"])
+        assert refresh(other["refresh"]).json() == REFRESH_REVOKED
+
+        clock.move_to(T0 + dt.timedelta(seconds=6))
+        rotated = refresh(caller["refresh"])
+        assert rotated.status_code == 200
+        assert sid(rotated.json()["access"]) == sid(caller["access"])
+        assert_access_works(rotated.json()["access"], user)
+        assert_access_works(login(user.email, NEW_PASSWORD)["access"], user)
+
+
+def test_password_change_with_a_token_from_before_sessions_ends_every_session(user):
+    with freeze_time(T0) as clock:
+        legacy = str(RefreshToken.for_user(user).access_token)  # no sid: nothing to keep
+        other = login(user.email)
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+
+        password_change(user, legacy)
+
+        user.refresh_from_db()
+        assert user.tokens_kept_session is None
+        assert unblacklisted_sessions(user) == []
+        assert_access_revoked(legacy)
+        assert_access_revoked(other["access"])
+
+
+def test_a_rotated_token_of_the_kept_session_presented_again_is_still_reuse(user):
+    with freeze_time(T0) as clock:
+        first = login(user.email)
+        second = refresh(first["refresh"]).json()
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+        password_change(user, second["access"])
+        clock.move_to(T0 + dt.timedelta(seconds=6))
+
+        assert refresh(first["refresh"]).json() == REUSED
+
+        # reuse ends the kept session too, access token included
+        user.refresh_from_db()
+        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=6)
+        assert user.tokens_kept_session is None
+        assert_access_revoked(second["access"])
+        assert refresh(second["refresh"]).json() == REFRESH_REVOKED
+
+
+def test_logout_all_after_a_password_change_ends_the_kept_session(user):
+    with freeze_time(T0) as clock:
+        caller = login(user.email)
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+        password_change(user, caller["access"])
+        clock.move_to(T0 + dt.timedelta(seconds=6))
+
+        logout_all(user, caller["access"])
+
+        user.refresh_from_db()
+        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=6)
+        assert user.tokens_kept_session is None
+        assert_access_revoked(caller["access"])
+        assert refresh(caller["refresh"]).json() == REFRESH_REVOKED
+
+
+def test_a_password_change_from_another_session_ends_the_one_kept_before(user):
+    with freeze_time(T0) as clock:
+        first = login(user.email)
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+        password_change(user, first["access"])
+        clock.move_to(T0 + dt.timedelta(seconds=6))
+        second = login(user.email, NEW_PASSWORD)
+        clock.move_to(T0 + dt.timedelta(seconds=7))
+
+        response = bearer(second["access"]).post(
+            "/api/v1/me/password",
+            {"old_password": NEW_PASSWORD, "new_password": "third-lantern-orchid-93"},
+        )
+
+        assert response.status_code == 204
+        user.refresh_from_db()
+        assert user.tokens_kept_session == uuid.UUID(sid(second["access"]))
+        assert_access_revoked(first["access"])
+        assert refresh(first["refresh"]).json() == REFRESH_REVOKED
+        assert_access_works(second["access"], user)
+        assert unblacklisted_sessions(user) == [sid(second["refresh"])]
+
+
+def test_a_password_reset_after_a_password_change_spares_no_session(user):
+    with freeze_time(T0) as clock:
+        caller = login(user.email)
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+        password_change(user, caller["access"])
+        clock.move_to(T0 + dt.timedelta(seconds=6))
+
+        password_reset_confirm(user, caller["access"])
+
+        user.refresh_from_db()
+        assert user.tokens_kept_session is None
+        assert_access_revoked(caller["access"])
+        assert refresh(caller["refresh"]).json() == REFRESH_REVOKED
+
+
+# --- reuse ends every session, access tokens included
+
+
+def test_reuse_ends_every_session_access_tokens_included(user):
+    with freeze_time(T0) as clock:
+        stolen = login(user.email)
+        rotated = refresh(stolen["refresh"]).json()
+        other = login(user.email)
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+
+        assert refresh(stolen["refresh"]).json() == REUSED
+
+        user.refresh_from_db()
+        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=5)
+        assert user.tokens_kept_session is None
+        assert unblacklisted_sessions(user) == []
+        for access in (stolen["access"], rotated["access"], other["access"]):
+            assert_access_revoked(access)
+        for token in (rotated["refresh"], other["refresh"]):
+            assert refresh(token).json() == REFRESH_REVOKED
+
+        clock.move_to(T0 + dt.timedelta(seconds=6))
+        assert_access_works(login(user.email)["access"], user)
 
 
 # --- what does not revoke
@@ -326,9 +556,12 @@ def test_session_revoke_all_sets_the_cutoff_and_blacklists_every_refresh_token(u
     with freeze_time(T0) as clock:
         for _ in range(2):
             login(user.email)
+        user.tokens_kept_session = uuid.uuid4()  # spared by an earlier password change
         clock.move_to(T0 + dt.timedelta(seconds=5))
         assert session_revoke_all(user=user) == 2
-        assert User.objects.get(pk=user.pk).tokens_valid_after == T0 + dt.timedelta(seconds=5)
+        stored = User.objects.get(pk=user.pk)
+        assert stored.tokens_valid_after == T0 + dt.timedelta(seconds=5)
+        assert stored.tokens_kept_session is None
         assert not OutstandingToken.objects.filter(
             user=user, blacklistedtoken__isnull=True
         ).exists()

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.authentication import token_session
 from apps.core.openapi import problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsStaff
@@ -109,6 +110,13 @@ class RefreshApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_refresh",
+        description=(
+            "Rotate a refresh token: the presented one is revoked and a new pair returned (same "
+            "session). A token that was already rotated or logged out is reuse, treated as theft: "
+            "401 `auth.token_reused` and every session of the account ends, access tokens "
+            "included. A token issued before the account's last logout-all, password change or "
+            "reset (and not of the session a password change kept): 401 `auth.token_revoked`."
+        ),
         request=RefreshInput,
         responses={
             200: TokenPairOutput,
@@ -149,6 +157,10 @@ class LogoutAllApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_logout_all",
+        description=(
+            "End every session of the account, this one included: every access and refresh "
+            "token issued before is refused with 401 `auth.token_revoked`."
+        ),
         request=None,
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED)},
     )
@@ -230,6 +242,11 @@ class MePasswordApi(APIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_password_change",
+        description=(
+            "Change the password and end every other session: their access and refresh tokens "
+            "are refused with 401 `auth.token_revoked`. The caller's session (the one its access "
+            "token comes from) goes on: its access token and its refresh token stay valid."
+        ),
         request=PasswordChangeInput,
         responses={
             204: NO_CONTENT,
@@ -239,7 +256,9 @@ class MePasswordApi(APIView):
     def post(self, request: Request) -> Response:
         body = PasswordChangeInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.user_password_change(user=request.user, **body.validated_data)
+        services.user_password_change(
+            user=request.user, keep_session=token_session(request.auth), **body.validated_data
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,0 +1,232 @@
+"""Idempotency-Key and Bearer tokens: a stored response is replayed (or waited for) only to a
+caller whose token passes authentication now. A revoked token, an inactive or deleted user's
+token gets DRF's 401 from the view, and nothing is written; the stored record is left as it was.
+"""
+
+import datetime as dt
+import hashlib
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from freezegun import freeze_time
+from rest_framework.test import APIClient, APIRequestFactory
+from rest_framework_simplejwt.tokens import AccessToken
+
+from apps.core.idempotency import body_digest
+from apps.users.models import ApiKey, User
+from apps.users.services import session_revoke_all
+from tests.conftest import auth_client
+from tests.users.factories import DEFAULT_PASSWORD
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls")]
+
+T0 = dt.datetime(2031, 3, 4, 12, 0, 0, 100000, tzinfo=dt.UTC)
+KEY = "idem-key-1"
+GROUPS = "/api/v1/test/groups"
+API_KEY_BODY = {"name": "storefront", "scopes": ["catalog:read"], "rate": "500/min"}
+
+REVOKED = {
+    "type": "https://errors.marketplace.dev/auth.token_revoked",
+    "title": "Token revoked",
+    "status": 401,
+    "detail": "This token was revoked: the account signed out everywhere or its password "
+    "changed. Sign in again.",
+    "code": "auth.token_revoked",
+}
+
+
+def failed(detail: str) -> dict:
+    return {
+        "type": "https://errors.marketplace.dev/auth.authentication_failed",
+        "title": "Authentication failed",
+        "status": 401,
+        "detail": detail,
+        "code": "auth.authentication_failed",
+    }
+
+
+def bearer(access: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def login(email: str) -> str:
+    response = APIClient().post(
+        "/api/v1/auth/login", {"email": email, "password": DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["access"]
+
+
+def post(client: APIClient, url: str, body: dict, key: str = KEY):
+    return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def earlier_token(user: User, seconds: int = 60) -> str:
+    """An access token of the user issued `seconds` ago (its expiry as minted)."""
+    token = AccessToken.for_user(user)
+    token["iat"] -= seconds
+    return str(token)
+
+
+def revoke_now(user: User) -> None:
+    User.objects.filter(pk=user.pk).update(tokens_valid_after=dt.datetime.now(tz=dt.UTC))
+
+
+def assert_refused(response, body: dict) -> None:
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == body
+    assert "Idempotent-Replayed" not in response
+
+
+# --- POST /api-keys: the stored response holds the raw key
+
+
+def test_a_new_api_key_is_replayed_to_another_valid_session_of_the_same_staff_user(staff):
+    first = post(bearer(login(staff.email)), "/api/v1/api-keys", API_KEY_BODY)
+    assert first.status_code == 201
+
+    again = post(bearer(login(staff.email)), "/api/v1/api-keys", API_KEY_BODY)
+
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert ApiKey.objects.count() == 1
+
+
+def test_a_new_api_key_is_not_replayed_to_a_revoked_token(staff):
+    with freeze_time(T0) as clock:
+        access = login(staff.email)
+        first = post(bearer(access), "/api/v1/api-keys", API_KEY_BODY)
+        assert first.status_code == 201
+        raw_key = first.json()["key"]
+        clock.move_to(T0 + dt.timedelta(seconds=5))
+        session_revoke_all(user=staff)
+
+        response = post(bearer(access), "/api/v1/api-keys", API_KEY_BODY)
+
+        assert_refused(response, REVOKED)
+        assert raw_key not in response.content.decode()
+        assert ApiKey.objects.count() == 1
+        # The record is untouched: a session opened since still gets it.
+        clock.move_to(T0 + dt.timedelta(seconds=6))
+        replay = post(bearer(login(staff.email)), "/api/v1/api-keys", API_KEY_BODY)
+        assert replay["Idempotent-Replayed"] == "true"
+        assert replay.content == first.content
+
+
+def test_a_new_api_key_is_not_replayed_to_a_deactivated_user(staff):
+    access = login(staff.email)
+    first = post(bearer(access), "/api/v1/api-keys", API_KEY_BODY)
+    assert first.status_code == 201
+    User.objects.filter(pk=staff.pk).update(is_active=False)
+
+    response = post(bearer(access), "/api/v1/api-keys", API_KEY_BODY)
+
+    assert_refused(response, failed("User is inactive"))
+    assert first.json()["key"] not in response.content.decode()
+    assert ApiKey.objects.count() == 1
+
+
+# --- any view
+
+
+@pytest.mark.parametrize("refusal", ["revoked", "inactive"])
+def test_a_refused_token_gets_401_and_the_record_stays_for_the_user(user, refusal):
+    token = earlier_token(user)
+    first = post(bearer(token), GROUPS, {"name": "alpha"})
+    assert first.status_code == 201
+    if refusal == "revoked":
+        revoke_now(user)
+        expected = REVOKED
+    else:
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        expected = failed("User is inactive")
+
+    for _ in range(2):  # a 401 is not stored: the answer stays the same
+        assert_refused(post(bearer(token), GROUPS, {"name": "alpha"}), expected)
+    assert list(Group.objects.values_list("name", flat=True)) == ["alpha"]
+
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    replay = post(auth_client(user), GROUPS, {"name": "alpha"})  # a token minted now
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.content == first.content
+
+
+def test_a_deleted_users_token_gets_401(user):
+    token = earlier_token(user)
+    assert post(bearer(token), GROUPS, {"name": "alpha"}).status_code == 201
+    User.objects.filter(pk=user.pk).delete()
+
+    assert_refused(post(bearer(token), GROUPS, {"name": "alpha"}), failed("User not found"))
+    assert Group.objects.count() == 1
+
+
+def test_a_malformed_authorization_header_gets_401_not_500(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer two parts")
+    response = post(api_client, GROUPS, {"name": "alpha"})
+    assert_refused(response, failed("Authorization header must contain two space-delimited values"))
+    assert not Group.objects.exists()
+
+
+# --- waiting for a request in progress
+
+
+def _hold_the_lock(user: User, body: dict) -> None:
+    """Make it look as if a first request of `user` with KEY and `body` is being processed."""
+    request = APIRequestFactory().post(GROUPS, body, format="json")
+    scope = hashlib.sha256(f"user:{user.pk}\n{KEY}".encode()).hexdigest()
+    cache.set(f"idem:{scope}:lock", f"{body_digest(request)}:another-request", timeout=60)
+
+
+def test_a_valid_token_waits_for_the_request_in_progress(user, settings):
+    settings.IDEMPOTENCY_WAIT_SECONDS = 0.2
+    _hold_the_lock(user, {"name": "alpha"})
+
+    response = post(auth_client(user), GROUPS, {"name": "alpha"})
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency.in_progress"
+    assert not Group.objects.exists()
+
+
+def test_a_revoked_token_does_not_wait_for_the_request_in_progress(user, settings):
+    settings.IDEMPOTENCY_WAIT_SECONDS = 0.2
+    token = earlier_token(user)
+    revoke_now(user)
+    _hold_the_lock(user, {"name": "alpha"})
+
+    assert_refused(post(bearer(token), GROUPS, {"name": "alpha"}), REVOKED)
+    assert not Group.objects.exists()
+
+
+# --- cost: the user row is read once per request
+
+
+def test_an_idempotent_request_and_its_replay_read_the_user_once(user, django_assert_num_queries):
+    client = auth_client(user)
+    with django_assert_num_queries(1):
+        first = post(client, "/api/v1/test/private", {})
+    assert first.status_code == 201
+    with django_assert_num_queries(1):
+        replay = post(client, "/api/v1/test/private", {})
+    assert replay["Idempotent-Replayed"] == "true"
+
+
+def test_a_refused_idempotent_request_reads_the_user_once(user, django_assert_num_queries):
+    token = earlier_token(user)
+    revoke_now(user)
+    with django_assert_num_queries(1):
+        response = post(bearer(token), "/api/v1/test/private", {})
+    assert_refused(response, REVOKED)
+
+
+def test_a_request_without_a_key_reads_nothing_more(user, django_assert_num_queries):
+    client = auth_client(user)
+    with django_assert_num_queries(1):
+        response = client.post("/api/v1/test/private", {}, format="json")
+    assert response.status_code == 201
