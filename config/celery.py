@@ -130,7 +130,7 @@ def declare_dead_letter_queues(connection: Any | None = None) -> None:
     """Declare the DLX and every `<queue>.dlq` so that a rejected message is never dropped."""
     prefix = app.conf.get("queue_prefix", "")
     own = connection is None
-    conn = app.connection_for_write() if own else connection
+    conn = app.connection_for_write() if connection is None else connection
     try:
         channel = conn.default_channel
         for queue in build_dead_letter_queues(prefix):

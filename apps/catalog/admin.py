@@ -51,6 +51,7 @@ from apps.catalog.services import (
 )
 from apps.core.errors import DomainError
 from apps.inventory.models import StockItem
+from apps.users.request_user import request_user
 
 # The change form with an Archive button among the object tools (shown while the product may
 # change, which is also when the staff member may change it).
@@ -372,7 +373,8 @@ class ProductAdmin(_ServiceAdmin):
         """The Archive button: a confirmation page, then `product_archive` on POST."""
         product = self.get_object(request, unquote(object_id))
         if product is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # What the admin's own views answer for a missing object (private: not in the stubs).
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not super().has_change_permission(request, product):
             raise PermissionDenied
         change_url = reverse(
@@ -384,7 +386,7 @@ class ProductAdmin(_ServiceAdmin):
         if request.method != "POST":
             return self._archive_confirmation(request, [product], change_url)
         try:
-            product_archive(actor=request.user, product=product)
+            product_archive(actor=request_user(request), product=product)
         except DomainError as exc:
             self.message_user(request, f"{product}: {exc.detail}", messages.ERROR)
         else:
@@ -495,17 +497,17 @@ class ProductVariantAdmin(_ServiceAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
             data = {name: form.cleaned_data[name] for name in form.changed_data}
-            variant_update(actor=request.user, variant=obj, data=data)
+            variant_update(actor=request_user(request), variant=obj, data=data)
             return
         super().save_model(request, obj, form, change)
         product_refresh_derived(product=obj.product)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        variant_delete(actor=request.user, variant=obj)
+        variant_delete(actor=request_user(request), variant=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for variant in list(queryset):
-            variant_delete(actor=request.user, variant=variant)
+            variant_delete(actor=request_user(request), variant=variant)
 
     @admin.action(description="Delete selected %(verbose_name_plural)s", permissions=["delete"])
     def delete_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -517,8 +519,10 @@ class ProductVariantAdmin(_ServiceAdmin):
         for variant in list(queryset.select_related("product")):
             try:
                 with transaction.atomic():  # the log entry goes with a refused deletion
-                    self.log_deletions(request, [variant])
-                    variant_delete(actor=request.user, variant=variant)
+                    # The stubs say QuerySet; log_deletions only iterates it (Django passes
+                    # lists to log_actions itself).
+                    self.log_deletions(request, [variant])  # type: ignore[arg-type]
+                    variant_delete(actor=request_user(request), variant=variant)
             except DomainError as exc:
                 self.message_user(request, f"{variant}: {exc.detail}", messages.ERROR)
             else:

@@ -425,9 +425,10 @@ def product_cache_bump_for_asset(asset_id: UUID | str) -> None:
     """Invalidate the products showing this media asset (its URLs or thumbnails changed)."""
     from apps.catalog.models import ProductImage
 
-    product_ids = set(
-        ProductImage.objects.filter(asset_id=asset_id).values_list("product_id", flat=True)
-    )
+    # The ignore: the plugin types a foreign key's `_id` lookup as the target's pk (UUID), but
+    # Django converts a UUID string for it as for the pk itself (the event payload holds a str).
+    images = ProductImage.objects.filter(asset_id=asset_id)  # type: ignore[misc]
+    product_ids = set(images.values_list("product_id", flat=True))
     if product_ids:
         _bump(*(_product(pid) for pid in product_ids), _LIST)
 

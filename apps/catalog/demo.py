@@ -322,7 +322,7 @@ BULK_OPTIONS = {
     "furniture": [{"color": "oak"}, {"color": "walnut"}, {"color": "white"}],
     "motorbike": [{"color": "red"}, {"color": "black"}, {"color": "grey"}],
 }
-BULK_ATTRIBUTES = {
+BULK_ATTRIBUTES: dict[str, dict[str, Any]] = {
     "electronics": {"manufacturer": "Acme", "warranty_months": 24, "color": "black"},
     "clothing": {"brand": "Loom", "material": "cotton"},
     "furniture": {"brand": "Oakly", "material": "oak"},

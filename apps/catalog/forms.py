@@ -5,7 +5,7 @@ concerns as one readable line (`engine_cc: Must be at most 3000.`). Deleting and
 variants are checked by `variant_removal_check` before anything is saved, then done by the
 services `variant_delete` and `variant_update`, which check again under their locks."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -55,7 +55,8 @@ class ProductAdminForm(forms.ModelForm):
         fields = ("shop", "type", "name", "slug", "description", "category", "attributes")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        # ModelForm.clean returns cleaned_data; the stubs say `| None` for every form's clean.
+        data = cast(dict[str, Any], super().clean())
         product_type = REGISTRY.get(data.get("type", ""))
         # The attributes are checked against the type in the form, so a changed type re-checks
         # them; the variants are re-checked against it by VariantInlineFormSet.
@@ -102,6 +103,9 @@ class VariantInlineFormSet(BaseInlineFormSet):
 
     actor: Any = None  # who saves: the admin sets it before calling save()
 
+    # The `type: ignore[attr-defined]`s below: BaseFormSet._should_delete_form is private Django
+    # API (what `deleted_forms` uses), absent from the stubs.
+
     def clean(self) -> None:
         super().clean()
         self._rows_check()
@@ -113,7 +117,7 @@ class VariantInlineFormSet(BaseInlineFormSet):
         for form in self.initial_forms:
             if form.instance.pk is None or not hasattr(form, "cleaned_data"):
                 continue
-            if self._should_delete_form(form):
+            if self._should_delete_form(form):  # type: ignore[attr-defined]
                 deleting.append(form.instance)
             elif _deactivates(form):
                 deactivating.append(form.instance)
@@ -142,7 +146,7 @@ class VariantInlineFormSet(BaseInlineFormSet):
         saved, deactivating = [], []
         for form in self.initial_forms:
             variant = form.instance
-            if variant.pk is None or self._should_delete_form(form) or not form.has_changed():
+            if variant.pk is None or self._should_delete_form(form) or not form.has_changed():  # type: ignore[attr-defined]
                 continue
             self.changed_objects.append((variant, form.changed_data))
             if _deactivates(form):
@@ -156,7 +160,7 @@ class VariantInlineFormSet(BaseInlineFormSet):
             variant_update(actor=self.actor, variant=variant, data={"is_active": False})
             variant.is_active = False
         for form in self.initial_forms:
-            if form.instance.pk is not None and self._should_delete_form(form):
+            if form.instance.pk is not None and self._should_delete_form(form):  # type: ignore[attr-defined]
                 variant_delete(actor=self.actor, variant=form.instance)
                 self.deleted_objects.append(form.instance)
         return saved
@@ -169,7 +173,7 @@ class VariantInlineFormSet(BaseInlineFormSet):
             form
             for index, form in enumerate(self.forms)
             if hasattr(form, "cleaned_data")
-            and not self._should_delete_form(form)
+            and not self._should_delete_form(form)  # type: ignore[attr-defined]
             and (index < self.initial_form_count() or form.has_changed())  # not an empty extra
             and not form.has_error("options")  # not JSON: the form already says so
         ]
@@ -211,7 +215,7 @@ class VariantAdminForm(forms.ModelForm):
         fields = ("product", "sku", "options", "price", "is_active", "position")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast(dict[str, Any], super().clean())  # cleaned_data, as in ProductAdminForm
         product = data.get("product") or (
             self.instance.product if self.instance.product_id else None
         )

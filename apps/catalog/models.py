@@ -30,7 +30,9 @@ class Category(MP_Node):
         return self.name
 
 
-class Product(BaseModel):
+# The ignore: reviews.Comment (product.comments) is a treebeard MP_Node; treebeard is untyped, so
+# the plugin cannot resolve its default manager for the reverse accessor.
+class Product(BaseModel):  # type: ignore[django-manager-missing]
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"

@@ -8,6 +8,7 @@ from uuid import UUID
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
 from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
+from django.db.models.expressions import CombinedExpression
 
 SEARCH_CONFIG = "english"  # must match migration 0003's backfill
 
@@ -16,7 +17,9 @@ def full_text_available() -> bool:
     return connection.vendor == "postgresql"
 
 
-def search_vector_expression() -> SearchVector:
+def search_vector_expression() -> CombinedExpression:
+    """The weighted vector; two SearchVectors added are a CombinedSearchVector, which is a
+    CombinedExpression (not a SearchVector)."""
     return SearchVector("name", weight="A", config=SEARCH_CONFIG) + SearchVector(
         "description", weight="B", config=SEARCH_CONFIG
     )

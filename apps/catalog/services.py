@@ -6,7 +6,7 @@ may touch) is done by `selectors.product_get_for_write` before the call."""
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef
@@ -119,7 +119,7 @@ def _assets_for(actor: "User", shop: "Shop", image_ids: Sequence[Any]) -> list[A
     assets = []
     for index, raw in enumerate(image_ids):
         pk = as_uuid(raw)
-        asset = found.get(pk)
+        asset = found.get(pk) if pk is not None else None  # not a UUID: no such asset
         pointer = f"/image_ids/{index}"
         if asset is None or asset.owner_id not in owners:
             errors.append(
@@ -267,6 +267,13 @@ def _variant_errors(
     return errors
 
 
+def _spec_price(spec: Mapping[str, Any], default: Decimal | None) -> Decimal:
+    """A variant's own price, else the product's; 0.00 is a price. Not None once
+    `_variant_errors` has passed: it refuses a variant with neither (the cast says so)."""
+    own = spec.get("price")
+    return cast(Decimal, own if own is not None else default)
+
+
 def variant_list_errors(
     *, product_type: type[ProductType], variants: Sequence[Mapping[str, Any]]
 ) -> list[FieldError]:
@@ -339,7 +346,7 @@ def product_create(
         description=description,
         category=category_obj,
         attributes=dict(attributes),
-        price=min(Decimal(v.get("price") or price) for v in variant_specs),
+        price=min(Decimal(_spec_price(v, price)) for v in variant_specs),
     )
     try:
         with transaction.atomic():
@@ -349,7 +356,7 @@ def product_create(
                         product=product,
                         sku=spec.get("sku") or _auto_sku(shop),
                         options=dict(spec.get("options") or {}),
-                        price=spec.get("price") if spec.get("price") is not None else price,
+                        price=_spec_price(spec, price),
                         is_active=spec.get("is_active", True),
                         position=position,
                     )

@@ -116,26 +116,31 @@ class BearerJWTAuthentication(JWTAuthentication):
         http_request.__dict__[_OUTCOME_ATTR] = (raw_token, outcome)
         return outcome
 
-    def get_user(self, validated_token: Token):  # type: ignore[no-untyped-def]
+    def get_user(self, validated_token: Token) -> Any:
+        # The `type: ignore[arg-type]`s below: simplejwt annotates an exception's detail as `str`,
+        # but takes lazy translations (its own default_detail is one).
         if self.user_model._meta.pk.name != api_settings.USER_ID_FIELD:
             return self._refuse_revoked(validated_token, super().get_user(validated_token))
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as exc:
-            raise InvalidToken(_("Token contained no recognizable user identification")) from exc
+            raise InvalidToken(
+                _("Token contained no recognizable user identification")  # type: ignore[arg-type]
+            ) from exc
         try:
             user = get_by_pk(self.user_model, user_id)
         except (ValueError, ValidationError):  # not an id at all (a token we signed never is)
             user = None
         if user is None:
-            raise AuthenticationFailed(_("User not found"), code="user_not_found")
+            raise AuthenticationFailed(_("User not found"), code="user_not_found")  # type: ignore[arg-type]
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
-            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
+            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")  # type: ignore[arg-type]
         if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
             api_settings.REVOKE_TOKEN_CLAIM
         ) != get_md5_hash_password(user.password):
             raise AuthenticationFailed(
-                _("The user's password has been changed."), code="password_changed"
+                _("The user's password has been changed."),  # type: ignore[arg-type]
+                code="password_changed",
             )
         return self._refuse_revoked(validated_token, user)
 
@@ -146,7 +151,7 @@ class BearerJWTAuthentication(JWTAuthentication):
         if token_revoked_for(validated_token, user):
             # The exception handler renders this code as 401 `auth.token_revoked`.
             raise AuthenticationFailed(
-                _(
+                _(  # type: ignore[arg-type]  # a lazy string, as in get_user
                     "This token was revoked: the account signed out everywhere or its password "
                     "changed. Sign in again."
                 ),

@@ -20,12 +20,18 @@ database has one. Everything else keeps using the ORM.
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
+
+
+def _column(field: models.Field) -> str:
+    # A concrete field always has a column; the stubs type Field.column `str | None` for the
+    # others (reverse relations, many-to-many). Only the cached SQL builders call this.
+    return cast(str, field.column)
 
 
 def _insert_columns(model: type[models.Model], with_pk: bool) -> tuple[models.Field, ...]:
@@ -42,11 +48,11 @@ def _insert_sql(alias: str, model: type[models.Model], rows: int, with_pk: bool)
     fields = _insert_columns(model, with_pk)
     row = f"({', '.join(['%s'] * len(fields))})"
     # Quoted identifiers from the model's meta and placeholders only; values are parameters.
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(_column(field)) for field in fields)
     values = ", ".join([row] * rows)
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values}"  # noqa: S608
     if not with_pk:
-        sql += f" RETURNING {quote(model._meta.pk.column)}"
+        sql += f" RETURNING {quote(_column(model._meta.pk))}"
     return sql
 
 
@@ -122,8 +128,8 @@ def loaded(model: type[models.Model], **values: Any) -> Any:
 @functools.cache
 def _by_pk_sql(alias: str, model: type[models.Model]) -> str:
     quote = connections[alias].ops.quote_name
-    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
-    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    columns = ", ".join(quote(_column(field)) for field in model._meta.concrete_fields)
+    table, pk = quote(model._meta.db_table), quote(_column(model._meta.pk))
     return f"SELECT {columns} FROM {table} WHERE {pk} = %s"  # noqa: S608  (identifiers only)
 
 

@@ -161,7 +161,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     problem+json. The database transaction of the request, if any, is marked for rollback."""
     set_rollback()
     if isinstance(exc, DomainError):
-        extra = {k: v for k, v in exc.extra.items() if k not in RESERVED_MEMBERS}
+        extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if k not in RESERVED_MEMBERS}
         if isinstance(exc, InvalidInput):
             extra["errors"] = exc.errors
         return problem_response(
@@ -178,7 +178,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     )
     status = exc.status_code
     headers: dict[str, str] = {}
-    extra: dict[str, Any] = {}
+    extra = {}
     if isinstance(exc, drf.ValidationError):
         extra["errors"] = flatten_validation_errors(exc.detail)
         detail = (
@@ -186,7 +186,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             or "Invalid input."
         )
     elif isinstance(exc, drf.Throttled):
-        wait = max(math.ceil(exc.wait or 1), 1)
+        wait = max(math.ceil(exc.wait or 1), 1)  # type: ignore[attr-defined]  # set by Throttled.__init__; not in drf-stubs
         headers["Retry-After"] = str(wait)
         detail = f"Request was throttled. Retry in {wait} seconds."
         extra["retry_after"] = wait

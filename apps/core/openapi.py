@@ -56,7 +56,9 @@ class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="Stable error code, e.g. `inventory.insufficient_stock`."
     )
-    errors = ProblemFieldErrorSerializer(
+    # A declared field is popped off the class by DRF's metaclass: Serializer.errors stays as
+    # it is. The stubs cannot model that.
+    errors = ProblemFieldErrorSerializer(  # type: ignore[assignment]
         many=True, required=False, help_text="Invalid fields (400 validation errors only)."
     )
     retry_after = serializers.IntegerField(required=False, help_text="Seconds (429 only).")

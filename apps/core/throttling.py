@@ -1,7 +1,12 @@
 """Throttles backed by the shared cache (Redis in production)."""
 
+from typing import TYPE_CHECKING
+
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+if TYPE_CHECKING:  # DRF imports this module while it defines APIView (DEFAULT_THROTTLE_CLASSES)
+    from rest_framework.views import APIView
 
 
 class AnonBurstThrottle(AnonRateThrottle):
@@ -14,7 +19,7 @@ class UserBurstThrottle(UserRateThrottle):
 
     scope = "user"
 
-    def get_cache_key(self, request: Request, view: object) -> str | None:
+    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
         if not (request.user and request.user.is_authenticated):
             return None
         return super().get_cache_key(request, view)
@@ -25,7 +30,7 @@ class ApiKeyThrottle(SimpleRateThrottle):
 
     scope = "api_key"
 
-    def allow_request(self, request: Request, view: object) -> bool:
+    def allow_request(self, request: Request, view: "APIView") -> bool:
         api_key = getattr(request._request, "api_key", None)
         if api_key is None:
             return True
@@ -34,7 +39,7 @@ class ApiKeyThrottle(SimpleRateThrottle):
             self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
 
-    def get_cache_key(self, request: Request, view: object) -> str | None:
+    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
         api_key = getattr(request._request, "api_key", None)
         return (
             None
@@ -46,17 +51,16 @@ class ApiKeyThrottle(SimpleRateThrottle):
 class LoginIpThrottle(SimpleRateThrottle):
     scope = "login"
 
-    def get_cache_key(self, request: Request, view: object) -> str:
+    def get_cache_key(self, request: Request, view: "APIView") -> str:
         return self.cache_format % {"scope": "login-ip", "ident": self.get_ident(request)}
 
 
 class LoginEmailThrottle(SimpleRateThrottle):
     scope = "login"
 
-    def get_cache_key(self, request: Request, view: object) -> str | None:
-        email = (
-            str(request.data.get("email", "")).strip().lower() if hasattr(request, "data") else ""
-        )
+    def get_cache_key(self, request: Request, view: "APIView") -> str | None:
+        data = getattr(request, "data", None)  # a JSON array body is a list: no email in it
+        email = str(data.get("email", "")).strip().lower() if isinstance(data, dict) else ""
         if not email:
             return None
         return self.cache_format % {"scope": "login-email", "ident": email}

@@ -1,6 +1,9 @@
 """Stock reads."""
 
+from __future__ import annotations
+
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 from uuid import UUID
 
 from django.db.models import F, IntegerField, QuerySet, Value
@@ -10,7 +13,22 @@ from apps.catalog.models import Product, ProductVariant
 from apps.inventory.errors import VariantNotFound
 from apps.inventory.models import StockItem, StockMovement
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 DEFAULT_LOW_STOCK_THRESHOLD: int = StockItem._meta.get_field("low_stock_threshold").default
+
+
+class StockFigures(TypedDict):
+    """The annotations `inventory_rows` puts on each variant."""
+
+    on_hand: int
+    reserved: int
+    low_stock_threshold: int
+    available: int
+
+
+_Variants = TypeVar("_Variants", bound="QuerySet[ProductVariant]")
 
 
 def stock_available(variant_ids: Iterable[UUID]) -> dict[UUID, int]:
@@ -25,7 +43,7 @@ def stock_available(variant_ids: Iterable[UUID]) -> dict[UUID, int]:
     return result
 
 
-def inventory_rows() -> QuerySet[ProductVariant]:
+def inventory_rows() -> QuerySet[WithAnnotations[ProductVariant, StockFigures]]:
     """Variants with their stock figures as annotations (0 and the default threshold when the
     variant has no stock row yet) and the product selected: one query per page."""
     zero = Value(0, output_field=IntegerField())
@@ -43,7 +61,7 @@ def inventory_rows() -> QuerySet[ProductVariant]:
     )
 
 
-def _scope(queryset: QuerySet[ProductVariant], user) -> QuerySet[ProductVariant]:
+def _scope(queryset: _Variants, user) -> _Variants:
     if user.is_staff:
         return queryset
     return queryset.filter(product__shop__owner_id=user.pk)

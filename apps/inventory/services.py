@@ -14,7 +14,7 @@ no trace either way, even when the caller catches the error and carries on.
 """
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -89,7 +89,9 @@ def _merge_lines(
                     }
                 ],
             )
-        line_order = (line[2] if len(line) > 2 else None) or order_id
+        # A third item is the line's order id (StockLine.order_id); mypy cannot narrow a union
+        # of tuple types by len().
+        line_order = cast("UUID | None", line[2] if len(line) > 2 else None) or order_id
         key = variant_id if isinstance(variant_id, UUID) else UUID(str(variant_id))
         if key in merged:
             if merged[key].order_id != line_order:
@@ -200,10 +202,11 @@ def _move(quantities: dict[UUID, int], *, changes: dict[str, str], check: str = 
     `CASE id WHEN .. THEN .. END`. Hand-written for the same reason as `_lock`."""
     pk = StockItem._meta.pk
     case = f"CASE id{' WHEN %s THEN %s' * len(quantities)} END"
-    case_params: list[object] = []
+    case_params: list[Any] = []
     for item_pk, quantity in quantities.items():
         case_params += [prep(pk, item_pk), quantity]
-    assignments, params = [], []
+    assignments: list[str] = []
+    params: list[Any] = []
     for column, expression in changes.items():
         assignments.append(f"{column} = {expression.format(q=case)}")
         params += case_params * expression.count("{q}")

@@ -8,12 +8,22 @@ from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, ProtectedError, QuerySet, RestrictedError
+from django.db.models import (
+    Exists,
+    Field,
+    ForeignObjectRel,
+    ManyToManyRel,
+    Model,
+    OuterRef,
+    ProtectedError,
+    QuerySet,
+    RestrictedError,
+)
 from django.utils import timezone
 
 from apps.events import emit
@@ -292,10 +302,15 @@ def orphaned_assets(*, older_than: timedelta) -> QuerySet[MediaAsset]:
     for relation in MediaAsset._meta.get_fields(include_hidden=True):
         if not (relation.auto_created and not relation.concrete and relation.is_relation):
             continue
+        # The casts: what the filter above leaves is the reverse side of a relation to
+        # MediaAsset, a ForeignObjectRel (a ManyToManyRel when many_to_many, its through model
+        # resolved once the apps are loaded), and a concrete field is a Field; the stubs' unions
+        # cannot follow the filters.
+        relation = cast(ForeignObjectRel, relation)
         if relation.many_to_many:
-            through = relation.through
+            through = cast(type[Model], cast(ManyToManyRel, relation).through)
             column = next(
-                field.attname
+                cast(Field, field).attname
                 for field in through._meta.get_fields()
                 if getattr(field, "related_model", None) is MediaAsset and field.concrete
             )

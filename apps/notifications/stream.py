@@ -7,6 +7,7 @@ replays what was missed from the database.
 
 import json
 import secrets
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,11 +47,22 @@ def stream_ticket_consume(ticket: str) -> str | None:
 
 
 def missed_since(user_id: str, last_event_id: str) -> list[dict[str, Any]]:
-    last = Notification.objects.filter(recipient_id=user_id, pk=last_event_id).first()
+    """The in-app notifications created after the one the client last saw (its SSE
+    `Last-Event-ID`); nothing when that id is not one of the user's notifications (or not an id
+    at all: the header comes from the client)."""
+    try:
+        last_id = uuid.UUID(last_event_id)
+    except ValueError:
+        return []
+    # The ignores: the plugin types a foreign key's `_id` lookup as the target's pk (UUID), but
+    # Django converts a UUID string for it as for the pk itself (the ticket holds a str).
+    last = Notification.objects.filter(recipient_id=user_id, pk=last_id).first()  # type: ignore[misc]
     if last is None:
         return []
     rows = Notification.objects.filter(
-        recipient_id=user_id, in_app=True, created_at__gt=last.created_at
+        recipient_id=user_id,  # type: ignore[misc]
+        in_app=True,
+        created_at__gt=last.created_at,
     ).order_by("created_at")[:REPLAY_LIMIT]
     return [notification_to_payload(n) for n in rows]
 
@@ -89,7 +101,7 @@ async def event_stream(user_id: str, last_event_id: str | None) -> AsyncIterator
         await client.aclose()
 
 
-async def notification_stream(request: HttpRequest) -> HttpResponse:
+async def notification_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if request.method != "GET":
         return problem_json_response(
             problem(

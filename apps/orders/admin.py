@@ -4,6 +4,7 @@ through the same services as the API (`order_transition`), never by editing the 
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -12,6 +13,7 @@ from apps.core.errors import DomainError
 from apps.orders.models import Checkout, Order, OrderLine, OrderStatusChange
 from apps.orders.services import order_transition
 from apps.orders.status import ROLE_SELLER, ROLE_STAFF
+from apps.users.request_user import request_user
 
 
 class OrderLineInline(admin.TabularInline):
@@ -89,7 +91,11 @@ class OrderAdmin(admin.ModelAdmin):
                 per_order["tracking_number"] = per_order["tracking_number"](order)
             try:
                 order_transition(
-                    order_id=order.pk, to=to, actor=request.user, actor_role=role, **per_order
+                    order_id=order.pk,
+                    to=to,
+                    actor=request_user(request),
+                    actor_role=role,
+                    **per_order,
                 )
                 done += 1
             except DomainError as exc:
@@ -124,7 +130,7 @@ class OrderAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "title": "Ship orders",
                 "orders": queryset,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "opts": self.model._meta,
             },
         )

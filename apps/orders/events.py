@@ -10,7 +10,8 @@ from typing import Any
 from apps.orders.models import Order
 
 ORDER_PLACED = "order.placed"
-TRANSITION_EVENTS = {
+# Keyed by status value: a TextChoices member is a str equal (and hashing equal) to its value.
+TRANSITION_EVENTS: dict[str, str] = {
     Order.Status.CONFIRMED: "order.confirmed",
     Order.Status.SHIPPED: "order.shipped",
     Order.Status.DELIVERED: "order.delivered",

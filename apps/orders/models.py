@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -9,7 +10,7 @@ from apps.core.models import BaseModel
 ZERO = Decimal("0.00")
 
 
-def _money(**kwargs: object) -> models.DecimalField:
+def _money(**kwargs: Any) -> models.DecimalField:
     return models.DecimalField(max_digits=12, decimal_places=2, default=ZERO, **kwargs)
 
 

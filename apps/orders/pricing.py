@@ -9,7 +9,7 @@ order placement prices the order with the very same two calls inside its transac
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -196,7 +196,8 @@ def price_checkout(
             now=now,
             user_usage=user_usage,
         )
-        line_discount = {line.variant_id: ZERO for line in shop_lines}
+        # Keyed like the discountable lines (`key`, here the variant id) that allocations name.
+        line_discount: dict[Hashable, Decimal] = {line.variant_id: ZERO for line in shop_lines}
         for discount in applied:
             for key, part in discount.allocations.items():
                 line_discount[key] += part

@@ -12,7 +12,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.conf import settings
@@ -307,19 +307,26 @@ def _write(
     insert_rows(orders)
     insert_rows(lines)
     insert_rows(history)
+    # Every line was just built from the quote, so it has a variant (OrderLine.variant is nullable
+    # only for a variant deleted after the order was placed).
+    variant_ids = [cast(UUID, line.variant_id) for line in lines]
     cart_lines_remove(
         user=buyer,
         item_ids=cart_item_ids if from_cart else None,
-        variant_ids=[line.variant_id for line in lines],
+        variant_ids=variant_ids,
         touch=not from_cart,  # a placement from the cart moved updated_at when it locked it
     )
     shops = {q.shop.id: q.shop for q in quote.shops}
     for order in orders:
         # What the response shows, from memory: the rows just written are exactly these.
         info = shops[order.shop_id]
-        order.shop = Shop(id=info.id, slug=info.slug, name=info.name, owner_id=info.owner_id)
-        order._prefetched_objects_cache = {
-            "lines": [line for line in lines if line.order is order],
+        # The placement's pricing read always sets owner_id (None only in hand-made quotes).
+        owner_id = cast(UUID, info.owner_id)
+        order.shop = Shop(id=info.id, slug=info.slug, name=info.name, owner_id=owner_id)
+        order_lines = [line for line in lines if line.order is order]
+        # Django's own prefetch cache (private, so not in the stubs): the response reads these.
+        order._prefetched_objects_cache = {  # type: ignore[attr-defined]
+            "lines": order_lines,
             "history": [change for change in history if change.order is order],
         }
         events.emit(
@@ -329,7 +336,7 @@ def _write(
                 order,
                 checkout_number=checkout.number,
                 seller_id=order.shop.owner_id,
-                line_count=len(order._prefetched_objects_cache["lines"]),
+                line_count=len(order_lines),
             ),
         )
     if redemptions:
@@ -339,7 +346,10 @@ def _write(
     # pk order, so two placements cannot deadlock, and costs the same statements for any number
     # of lines and shops.
     stock_reserve(
-        lines=[StockLine(line.variant_id, line.quantity, line.order_id) for line in lines],
+        lines=[
+            StockLine(variant_id, line.quantity, line.order_id)
+            for variant_id, line in zip(variant_ids, lines, strict=True)
+        ],
         actor=buyer,
         savepoint=False,  # any error rolls the whole placement back
     )

@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from apps.core.errors import DomainError
 from apps.reviews import services
 from apps.reviews.models import Comment, Review
+from apps.users.request_user import request_user
 
 
 @admin.register(Review)
@@ -37,7 +38,9 @@ class ReviewAdmin(admin.ModelAdmin):
         done = 0
         for review_id in queryset.values_list("pk", flat=True):
             try:
-                services.review_moderate(review_id=review_id, actor=request.user, status=status)
+                services.review_moderate(
+                    review_id=review_id, actor=request_user(request), status=status
+                )
                 done += 1
             except DomainError as error:
                 self.message_user(request, f"{review_id}: {error.detail}", messages.ERROR)
@@ -84,7 +87,7 @@ class CommentAdmin(admin.ModelAdmin):
         for comment_id in queryset.order_by("-depth").values_list("pk", flat=True):
             try:
                 result = services.comment_delete(
-                    comment_id=comment_id, actor=request.user, thread=True
+                    comment_id=comment_id, actor=request_user(request), thread=True
                 )
                 removed += result["removed"]
             except DomainError:

@@ -1,5 +1,6 @@
 import uuid
 from decimal import Decimal
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -28,7 +29,9 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **fields)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+# The ignore: reviews.Comment (user.comments) is a treebeard MP_Node; treebeard is untyped, so the
+# plugin cannot resolve its default manager for the reverse accessor.
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150, blank=True)
@@ -47,7 +50,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         ordering = ("email",)
@@ -86,7 +89,8 @@ class Address(BaseModel):
         ordering = ("-is_default", "-created_at")
 
 
-class Shop(BaseModel):
+# The ignore: catalog.Category (shop.categories) is a treebeard MP_Node (untyped), as above.
+class Shop(BaseModel):  # type: ignore[django-manager-missing]
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         SUSPENDED = "suspended", "Suspended"

@@ -97,7 +97,7 @@ def session_tokens_issue(*, user: User) -> dict[str, str]:
     """A new session: a refresh token with a new session id (recorded as outstanding) and its
     access token."""
     refresh = SessionRefreshToken.for_session(user=user, session_id=str(uuid.uuid4()))
-    update_last_login(None, user)
+    update_last_login(User, user)  # the signal receiver's sender (unused): the user model
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
@@ -105,7 +105,8 @@ def _recorded_session(raw: str) -> str | None:
     """The session id inside a recorded (outstanding) refresh token; the text is our own, read
     from our database, so it is decoded without checking the signature or expiry again."""
     try:
-        return token_session(token_backend.decode(raw, verify=False))
+        # simplejwt annotates the token as a Token object; it is the encoded JWT (str or bytes).
+        return token_session(token_backend.decode(raw, verify=False))  # type: ignore[arg-type]
     except TokenBackendError:
         return None
 
@@ -160,7 +161,7 @@ def _decode_refresh(raw: str) -> dict[str, Any]:
     from rest_framework_simplejwt.tokens import UntypedToken
 
     try:
-        payload = UntypedToken(raw).payload
+        payload = UntypedToken(raw).payload  # type: ignore[arg-type]  # the encoded JWT, as above
     except TokenError as exc:
         raise TokenInvalid("The refresh token is invalid or expired.") from exc
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or not payload.get("jti"):
@@ -180,7 +181,7 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     one success and one reuse.
     """
     payload = _decode_refresh(raw_refresh)
-    user_id = payload.get(jwt_settings.USER_ID_CLAIM)
+    user_id: Any = payload.get(jwt_settings.USER_ID_CLAIM)  # a claim: whatever was signed
     reused = False
     with transaction.atomic():
         outstanding = (
@@ -265,7 +266,7 @@ def user_login(*, request: HttpRequest | None, email: str, password: str) -> Use
     user = authenticate(request, email=email.strip().lower(), password=password)
     if user is None:
         raise InvalidCredentials("The email or password is wrong.")
-    return user  # type: ignore[return-value]
+    return user
 
 
 def user_update(*, user: User, name: str | None = None, phone: str | None = None) -> User:

@@ -5,7 +5,7 @@ import socket
 from urllib.parse import urlparse
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import CACHES, VAR_DIR, env
 
 REQUIRE_SERVICES = env.bool("REQUIRE_SERVICES", default=False)
 

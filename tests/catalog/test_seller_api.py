@@ -89,6 +89,26 @@ def test_create_with_variants_prices_the_product_at_the_cheapest_active_one(sell
     ]
 
 
+def test_a_free_variant_without_a_product_price_is_created(seller_client):
+    # A variant price of 0.00 is a price: it was read as missing (`or`) and priced the product
+    # at Decimal(None), a 500.
+    response = seller_client.post(
+        "/api/v1/products",
+        _create_body(
+            price=None,
+            variants=[
+                {"options": {"size": "M"}, "price": "0.00"},
+                {"options": {"size": "L"}, "price": "5.00"},
+            ],
+        ),
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["price"] == "0.00"
+    assert [v["price"] for v in body["variants"]] == ["0.00", "5.00"]
+
+
 def test_variant_price_falls_back_to_product_price(seller_client):
     response = seller_client.post(
         "/api/v1/products",

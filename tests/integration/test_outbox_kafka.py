@@ -231,3 +231,24 @@ def _assert_per_key_order(records):
         by_key[record.key].append(record.value["data"]["n"])
     for key, numbers in by_key.items():
         assert numbers == sorted(numbers), f"out of order for {key}: {numbers}"
+
+
+def test_consume_events_prints_a_tombstone_instead_of_stopping(kafka_settings, capsys):
+    """Another producer's tombstone (a message without a value) on a topic we read."""
+    from confluent_kafka import Producer
+
+    emit("order.placed", "order-1", {"n": 1})
+    relay_run()
+    producer = Producer({"bootstrap.servers": kafka_settings.bootstrap})
+    producer.produce(f"{kafka_settings.prefix}orders", key=b"order-1", value=None)
+    assert producer.flush(10) == 0
+    group = f"ops-{uuid.uuid4().hex[:8]}"
+
+    call_command("consume_events", "--topic", "orders", "--group", group, "--max", "2")
+
+    import orjson
+
+    lines = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line.get("type") for line in lines] == ["order.placed", None]
+    assert lines[1]["value"] is None
+    assert lines[1]["key"] == "order-1"

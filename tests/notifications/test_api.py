@@ -145,3 +145,17 @@ def test_users_see_only_their_own_feed():
     NotificationFactory(recipient=alice, title="for alice")
     response = auth_client(bob).get("/api/v1/notifications")
     assert response.json()["results"] == []
+
+
+def test_stream_replay_ignores_a_last_event_id_that_is_not_an_id():
+    """Last-Event-ID comes from the client: garbage replays nothing (it used to raise)."""
+    from apps.notifications.stream import missed_since
+    from tests.notifications.factories import NotificationFactory
+
+    seen = NotificationFactory()
+    later = NotificationFactory(recipient=seen.recipient)
+    recipient = str(seen.recipient_id)
+
+    assert missed_since(recipient, "not-a-uuid") == []
+    assert missed_since(recipient, "") == []
+    assert [n["id"] for n in missed_since(recipient, str(seen.pk))] == [str(later.pk)]

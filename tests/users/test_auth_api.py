@@ -160,6 +160,13 @@ def test_login_is_throttled_per_ip(api_client):
     assert other_ip.status_code == 401
 
 
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/auth/password-reset"])
+def test_a_json_array_body_is_400_not_a_throttle_crash(api_client, path):
+    # The per-email throttle read `request.data.get(...)`: a list body was a 500.
+    response = api_client.post(path, [{"email": "a@example.com"}], format="json")
+    assert pointers(assert_problem(response, 400, "invalid")) == {""}
+
+
 # --- refresh, rotation and reuse
 
 

@@ -1,3 +1,4 @@
+from typing import cast
 from uuid import UUID
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,6 +13,7 @@ from apps.cart.models import Cart
 from apps.cart.selectors import cart_summary
 from apps.core.openapi import problem_responses
 from apps.core.permissions import IsAuthenticatedUser
+from apps.users.request_user import request_user
 
 CART_TOKEN_HEADER = "X-Cart-Token"  # noqa: S105 (a header name, not a secret)
 
@@ -50,7 +52,8 @@ def _cart_response(cart: Cart, status_code: int = status.HTTP_200_OK) -> Respons
         CartOutput(cart_summary(cart=cart, include_token=guest)).data, status=status_code
     )
     if guest:
-        response[CART_TOKEN_HEADER] = cart.token
+        # A guest cart always has a token: CHECK constraint cart_user_xor_token.
+        response[CART_TOKEN_HEADER] = cast(str, cart.token)
     return response
 
 
@@ -166,4 +169,4 @@ class CartMergeApi(APIView):
                     }
                 ],
             )
-        return _cart_response(services.cart_merge(user=request.user, token=token))
+        return _cart_response(services.cart_merge(user=request_user(request), token=token))

@@ -1,9 +1,10 @@
 """Thin catalog views: validate input, call one selector or service, serialize the result."""
 
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -36,12 +37,14 @@ from apps.catalog.cache import (
     product_list_page_lookup,
 )
 from apps.catalog.errors import InvalidProduct, ProductNotFound
+from apps.catalog.models import Product
 from apps.catalog.product_types import REGISTRY, attribute_by_name, get_product_type
 from apps.core.errors import InvalidInput
 from apps.core.openapi import problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsSeller
 from apps.core.renderers import OrjsonRenderer
+from apps.users.request_user import request_user
 
 # Conflicts a seller's write can meet (documented so clients and the schema fuzz expect them).
 PRODUCT_WRITE = {409: ["catalog.product_archived"]}
@@ -111,7 +114,8 @@ def _list_filters(request: Request) -> selectors.ProductFilters:
             )
             continue
         try:
-            attributes[name] = declaration.coerce_query_value(raw)
+            # A parsed query string has no empty value lists: items() gives each key's last str.
+            attributes[name] = declaration.coerce_query_value(cast(str, raw))
         except ValueError:
             errors.append(
                 {
@@ -159,10 +163,11 @@ class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
             return [IsAuthenticatedUser(), IsSeller()]
         return [AllowAny()]
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Product]:
         return selectors.product_list(filters=_list_filters(self.request))
 
-    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+    # Not annotated: DRF's stub is generic over the row type, this override is for products.
+    def paginate_queryset(self, queryset):
         return selectors.products_mark_in_stock(list(super().paginate_queryset(queryset) or []))
 
     @extend_schema(
@@ -180,7 +185,9 @@ class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
         },
         summary="Published products: filters, search and ordering",
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    # The ignore: DRF takes any HttpResponse from a handler (finalize_response); the stubs type
+    # ListAPIView.get as returning its Response. This one answers with cached bytes.
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         entry = product_list_page_cached(request.build_absolute_uri(), self._render_page)
         return cached_response(request, entry, public=True)
 
@@ -199,7 +206,7 @@ class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         shop = _acting_shop(request.user, data.pop("shop", None))
-        product = services.product_create(actor=request.user, shop=shop, **data)
+        product = services.product_create(actor=request_user(request), shop=shop, **data)
         return Response(ProductDetailOutput(product).data, status=status.HTTP_201_CREATED)
 
 
@@ -293,7 +300,7 @@ class ProductDetailApi(FastPathThrottleMixin, APIView):
         body = ProductUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         product = services.product_update(
-            actor=request.user, product=product, data=body.validated_data
+            actor=request_user(request), product=product, data=body.validated_data
         )
         return Response(ProductDetailOutput(product).data)
 
@@ -303,7 +310,7 @@ class ProductDetailApi(FastPathThrottleMixin, APIView):
     )
     def delete(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
-        services.product_archive(actor=request.user, product=product)
+        services.product_archive(actor=request_user(request), product=product)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -324,7 +331,7 @@ class ProductPublishApi(_SellerApi):
     )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
-        product = services.product_publish(actor=request.user, product=product)
+        product = services.product_publish(actor=request_user(request), product=product)
         return Response(ProductDetailOutput(product).data)
 
 
@@ -339,7 +346,7 @@ class ProductUnpublishApi(_SellerApi):
     )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
-        product = services.product_unpublish(actor=request.user, product=product)
+        product = services.product_unpublish(actor=request_user(request), product=product)
         return Response(ProductDetailOutput(product).data)
 
 
@@ -354,7 +361,7 @@ class VariantCreateApi(_SellerApi):
         body = VariantCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
         variant = services.variant_create(
-            actor=request.user, product=product, **body.validated_data
+            actor=request_user(request), product=product, **body.validated_data
         )
         return Response(VariantOutput(variant).data, status=status.HTTP_201_CREATED)
 
@@ -371,7 +378,7 @@ class VariantDetailApi(_SellerApi):
         body = VariantUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         variant = services.variant_update(
-            actor=request.user, variant=variant, data=body.validated_data
+            actor=request_user(request), variant=variant, data=body.validated_data
         )
         return Response(VariantOutput(variant).data)
 
@@ -387,7 +394,7 @@ class VariantDetailApi(_SellerApi):
     def delete(self, request: Request, ident: str, variant_id: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         variant = selectors.variant_get_for_write(product=product, variant_id=variant_id)
-        services.variant_delete(actor=request.user, variant=variant)
+        services.variant_delete(actor=request_user(request), variant=variant)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -397,12 +404,13 @@ class SellerProductListApi(generics.ListAPIView):
     pagination_class = PageNumberPagination
     filter_backends = ()
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self) -> QuerySet[Product]:
         query = SellerProductListQuery(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         return selectors.seller_product_list(actor=self.request.user, **query.validated_data)
 
-    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+    # Not annotated: DRF's stub is generic over the row type, this override is for products.
+    def paginate_queryset(self, queryset):
         return selectors.products_mark_in_stock(list(super().paginate_queryset(queryset) or []))
 
     @extend_schema(parameters=[SellerProductListQuery], summary="The caller's shop's products")

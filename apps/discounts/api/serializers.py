@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -6,7 +8,7 @@ from apps.discounts.models import Discount
 CODE_PATTERN = r"^[A-Za-z0-9_-]{3,32}$"
 
 
-def _money(**kwargs: object) -> serializers.DecimalField:
+def _money(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=12, decimal_places=2, **kwargs)
 
 

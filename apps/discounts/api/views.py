@@ -19,6 +19,7 @@ from apps.discounts.api.serializers import (
     PublicDiscountOutput,
 )
 from apps.discounts.errors import DiscountNotFound
+from apps.users.request_user import request_user
 
 
 class HasShop(BasePermission):
@@ -43,7 +44,7 @@ class SellerDiscountListApi(APIView):
     def get(self, request: Request) -> Response:
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
-            selectors.seller_discount_list(shop=request.user.shop), request, view=self
+            selectors.seller_discount_list(shop=request_user(request).shop), request, view=self
         )
         return paginator.get_paginated_response(DiscountOutput(page, many=True).data)
 
@@ -55,8 +56,9 @@ class SellerDiscountListApi(APIView):
     def post(self, request: Request) -> Response:
         body = DiscountInput(data=request.data)
         body.is_valid(raise_exception=True)
-        discount = services.discount_create(shop=request.user.shop, **body.validated_data)
-        discount = selectors.seller_discount_get(shop=request.user.shop, discount_id=discount.pk)
+        shop = request_user(request).shop
+        discount = services.discount_create(shop=shop, **body.validated_data)
+        discount = selectors.seller_discount_get(shop=shop, discount_id=discount.pk)
         return Response(DiscountOutput(discount).data, status=status.HTTP_201_CREATED)
 
 
@@ -65,7 +67,9 @@ class SellerDiscountDetailApi(APIView):
 
     @extend_schema(operation_id="seller_discounts_retrieve", responses=DiscountOutput)
     def get(self, request: Request, discount_id: uuid.UUID) -> Response:
-        discount = selectors.seller_discount_get(shop=request.user.shop, discount_id=discount_id)
+        discount = selectors.seller_discount_get(
+            shop=request_user(request).shop, discount_id=discount_id
+        )
         return Response(DiscountOutput(discount).data)
 
     @extend_schema(
@@ -74,16 +78,19 @@ class SellerDiscountDetailApi(APIView):
         responses=DiscountOutput,
     )
     def patch(self, request: Request, discount_id: uuid.UUID) -> Response:
-        discount = selectors.seller_discount_get(shop=request.user.shop, discount_id=discount_id)
+        shop = request_user(request).shop
+        discount = selectors.seller_discount_get(shop=shop, discount_id=discount_id)
         body = DiscountInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         services.discount_update(discount=discount, **body.validated_data)
-        discount = selectors.seller_discount_get(shop=request.user.shop, discount_id=discount_id)
+        discount = selectors.seller_discount_get(shop=shop, discount_id=discount_id)
         return Response(DiscountOutput(discount).data)
 
     @extend_schema(operation_id="seller_discounts_destroy", responses={204: None})
     def delete(self, request: Request, discount_id: uuid.UUID) -> Response:
-        discount = selectors.seller_discount_get(shop=request.user.shop, discount_id=discount_id)
+        discount = selectors.seller_discount_get(
+            shop=request_user(request).shop, discount_id=discount_id
+        )
         services.discount_delete(discount=discount)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -20,6 +20,7 @@ from apps.inventory.api.serializers import (
     StockThresholdInput,
 )
 from apps.inventory.models import StockMovement
+from apps.users.request_user import request_user
 
 TAGS = ["inventory"]
 
@@ -85,7 +86,9 @@ class SellerInventoryAdjustApi(APIView):
         selectors.seller_variant_check(user=request.user, variant_id=variant_id)
         body = StockAdjustInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.stock_adjust(variant_id=variant_id, actor=request.user, **body.validated_data)
+        services.stock_adjust(
+            variant_id=variant_id, actor=request_user(request), **body.validated_data
+        )
         row = selectors.seller_inventory_row(user=request.user, variant_id=variant_id)
         return Response(InventoryRowOutput(row).data)
 

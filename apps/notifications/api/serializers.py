@@ -8,7 +8,9 @@ class NotificationOutput(serializers.Serializer):
     type = serializers.CharField()
     title = serializers.CharField()
     body = serializers.CharField()
-    data = serializers.JSONField()
+    # DRF's serializer metaclass pops declared fields off the class, so this does not shadow
+    # Serializer.data; the stubs cannot model that.
+    data = serializers.JSONField()  # type: ignore[assignment]
     created_at = serializers.DateTimeField()
     read_at = serializers.DateTimeField(allow_null=True)
 

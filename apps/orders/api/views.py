@@ -25,6 +25,7 @@ from apps.orders.api.serializers import (
 )
 from apps.orders.models import Checkout, Order
 from apps.orders.pricing import CodeInput
+from apps.users.request_user import request_user
 
 TAGS = ["orders"]
 SELLER_TAGS = ["seller orders"]
@@ -53,7 +54,7 @@ class OrderListCreateApi(generics.ListAPIView):
         query = OrderListQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return selectors.buyer_orders(
-            user=self.request.user, status=query.validated_data.get("status")
+            user=request_user(self.request), status=query.validated_data.get("status")
         )
 
     @extend_schema(
@@ -84,7 +85,7 @@ class OrderListCreateApi(generics.ListAPIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         checkout = services.order_place(
-            buyer=request.user,
+            buyer=request_user(request),
             items=items_from(data),
             discounts=[
                 CodeInput(shop=c["shop"], code=c["code"]) for c in data.get("discounts", [])
@@ -107,7 +108,7 @@ class OrderDetailApi(APIView):
         description="One of the caller's orders with lines, totals, address and history.",
     )
     def get(self, request: Request, order_id: UUID) -> Response:
-        order = selectors.buyer_order_get(user=request.user, order_id=order_id)
+        order = selectors.buyer_order_get(user=request_user(request), order_id=order_id)
         return Response(OrderOutput(order).data)
 
 
@@ -125,16 +126,16 @@ class OrderCancelApi(APIView):
         ),
     )
     def post(self, request: Request, order_id: UUID) -> Response:
-        role = selectors.buyer_order_role(user=request.user, order_id=order_id)
+        role = selectors.buyer_order_role(user=request_user(request), order_id=order_id)
         body = OrderCancelInput(data=request.data)
         body.is_valid(raise_exception=True)
         services.order_cancel(
             order_id=order_id,
-            actor=request.user,
+            actor=request_user(request),
             actor_role=role,
             reason=body.validated_data["reason"],
         )
-        order = selectors.buyer_order_get(user=request.user, order_id=order_id)
+        order = selectors.buyer_order_get(user=request_user(request), order_id=order_id)
         return Response(OrderOutput(order).data)
 
 
@@ -149,7 +150,7 @@ class SellerOrderListApi(generics.ListAPIView):
         query = SellerOrderListQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return selectors.seller_orders(
-            user=self.request.user,
+            user=request_user(self.request),
             status=query.validated_data.get("status"),
             shop=query.validated_data.get("shop"),
         )
@@ -174,7 +175,7 @@ class SellerOrderDetailApi(APIView):
         description="One order of the caller's shop.",
     )
     def get(self, request: Request, order_id: UUID) -> Response:
-        order = selectors.seller_order_get(user=request.user, order_id=order_id)
+        order = selectors.seller_order_get(user=request_user(request), order_id=order_id)
         return Response(OrderOutput(order).data)
 
 
@@ -193,11 +194,11 @@ class SellerOrderTransitionApi(APIView):
         ),
     )
     def post(self, request: Request, order_id: UUID) -> Response:
-        role = selectors.seller_order_role(user=request.user, order_id=order_id)
+        role = selectors.seller_order_role(user=request_user(request), order_id=order_id)
         body = OrderTransitionInput(data=request.data)
         body.is_valid(raise_exception=True)
         services.order_transition(
-            order_id=order_id, actor=request.user, actor_role=role, **body.validated_data
+            order_id=order_id, actor=request_user(request), actor_role=role, **body.validated_data
         )
-        order = selectors.seller_order_get(user=request.user, order_id=order_id)
+        order = selectors.seller_order_get(user=request_user(request), order_id=order_id)
         return Response(OrderOutput(order).data)

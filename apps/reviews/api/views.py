@@ -23,6 +23,7 @@ from apps.reviews.api.serializers import (
     ThreadCommentOutput,
     TopLevelCommentOutput,
 )
+from apps.users.request_user import request_user
 
 TAGS = ["reviews"]
 PRODUCT_REF = OpenApiParameter(
@@ -40,19 +41,17 @@ class ReadingOrderPagination(CursorPagination):
     ordering = ("path",)
 
 
-class _PostThrottledMixin:
+class _PostThrottledApi(generics.GenericAPIView):
     """Posting reviews and comments shares one per-user budget (scope `post_content`)."""
 
-    request: Request
-
     def get_throttles(self) -> list[BaseThrottle]:
-        throttles = super().get_throttles()  # type: ignore[misc]
+        throttles = super().get_throttles()
         if self.request is not None and self.request.method == "POST":
             throttles = [*throttles, PostContentThrottle()]
         return throttles
 
 
-class ProductReviewsApi(_PostThrottledMixin, generics.GenericAPIView):
+class ProductReviewsApi(_PostThrottledApi):
     permission_classes = [IsAuthenticatedOrReadOnly]
     pagination_class = NewestFirstPagination
     serializer_class = ReviewOutput
@@ -99,7 +98,7 @@ class ProductReviewsApi(_PostThrottledMixin, generics.GenericAPIView):
         body.is_valid(raise_exception=True)
         product = selectors.product_get_public(ref=product_ref)
         review = services.review_create(
-            product_id=product.pk, author=request.user, **body.validated_data
+            product_id=product.pk, author=request_user(request), **body.validated_data
         )
         return Response(ReviewOutput(review).data, status=status.HTTP_201_CREATED)
 
@@ -132,7 +131,7 @@ class ReviewDetailApi(generics.GenericAPIView):
         body = ReviewUpdateInput(data=request.data)
         body.is_valid(raise_exception=True)
         review = services.review_update(
-            review_id=review_id, actor=request.user, **body.validated_data
+            review_id=review_id, actor=request_user(request), **body.validated_data
         )
         return Response(ReviewOutput(review).data)
 
@@ -143,11 +142,11 @@ class ReviewDetailApi(generics.GenericAPIView):
         description="The author or staff delete a review.",
     )
     def delete(self, request: Request, review_id: UUID) -> Response:
-        services.review_delete(review_id=review_id, actor=request.user)
+        services.review_delete(review_id=review_id, actor=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ProductCommentsApi(_PostThrottledMixin, generics.GenericAPIView):
+class ProductCommentsApi(_PostThrottledApi):
     permission_classes = [IsAuthenticatedOrReadOnly]
     pagination_class = NewestFirstPagination
     serializer_class = TopLevelCommentOutput
@@ -192,7 +191,7 @@ class ProductCommentsApi(_PostThrottledMixin, generics.GenericAPIView):
         body.is_valid(raise_exception=True)
         product = selectors.product_get_public(ref=product_ref)
         comment = services.comment_create(
-            product_id=product.pk, author=request.user, **body.validated_data
+            product_id=product.pk, author=request_user(request), **body.validated_data
         )
         return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
@@ -224,7 +223,9 @@ class CommentDetailApi(generics.GenericAPIView):
     def patch(self, request: Request, comment_id: UUID) -> Response:
         body = CommentUpdateInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.comment_update(comment_id=comment_id, actor=request.user, **body.validated_data)
+        services.comment_update(
+            comment_id=comment_id, actor=request_user(request), **body.validated_data
+        )
         comment = selectors.comment_get_visible(comment_id=comment_id, user=request.user)
         return Response(TopLevelCommentOutput(comment).data)
 
@@ -248,7 +249,9 @@ class CommentDetailApi(generics.GenericAPIView):
         query = CommentDeleteQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         services.comment_delete(
-            comment_id=comment_id, actor=request.user, thread=query.validated_data["thread"]
+            comment_id=comment_id,
+            actor=request_user(request),
+            thread=query.validated_data["thread"],
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -1,6 +1,7 @@
 """Input and output shapes of accounts, addresses, shops and API keys."""
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -186,7 +187,7 @@ class ShopCreateInput(serializers.Serializer):
         max_length=5000, required=False, allow_blank=True, default=""
     )
     shipping_fee = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, required=False, default="0.00"
+        max_digits=10, decimal_places=2, min_value=0, required=False, default=Decimal("0.00")
     )
     free_shipping_threshold = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True, default=None

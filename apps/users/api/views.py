@@ -1,6 +1,6 @@
 """Thin HTTP layer: validate input, call one service or selector, serialize the result."""
 
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import Token
 
 from apps.core.authentication import token_session
 from apps.core.openapi import problem_responses
@@ -38,6 +39,7 @@ from apps.users.api.serializers import (
     UserOutput,
 )
 from apps.users.models import Address, ApiKey, Shop
+from apps.users.request_user import request_user
 from apps.users.throttling import PasswordResetEmailThrottle, PasswordResetIpThrottle
 
 
@@ -147,7 +149,9 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         body = RefreshInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.session_revoke(user=request.user, raw_refresh=body.validated_data["refresh"])
+        services.session_revoke(
+            user=request_user(request), raw_refresh=body.validated_data["refresh"]
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -165,7 +169,7 @@ class LogoutAllApi(APIView):
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED)},
     )
     def post(self, request: Request) -> Response:
-        services.session_revoke_all(user=request.user)
+        services.session_revoke_all(user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -231,7 +235,7 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         body = MeUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        services.user_update(user=request.user, **body.validated_data)
+        services.user_update(user=request_user(request), **body.validated_data)
         user = selectors.user_get_with_shop(user_id=request.user.pk)
         return Response(UserOutput(user).data)
 
@@ -257,7 +261,11 @@ class MePasswordApi(APIView):
         body = PasswordChangeInput(data=request.data)
         body.is_valid(raise_exception=True)
         services.user_password_change(
-            user=request.user, keep_session=token_session(request.auth), **body.validated_data
+            user=request_user(request),
+            # Our only authenticator (BearerJWTAuthentication) sets simplejwt's token; the stubs
+            # name DRF's authtoken Token.
+            keep_session=token_session(cast(Token | None, request.auth)),
+            **body.validated_data,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -270,7 +278,7 @@ class AddressListCreateApi(GenericAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Address.objects.none()
-        return selectors.address_list(user=self.request.user)
+        return selectors.address_list(user=request_user(self.request))
 
     @extend_schema(
         tags=["me"],
@@ -290,7 +298,9 @@ class AddressListCreateApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         body = AddressInput(data=request.data)
         body.is_valid(raise_exception=True)
-        address = services.address_create(user=request.user, data=dict(body.validated_data))
+        address = services.address_create(
+            user=request_user(request), data=dict(body.validated_data)
+        )
         return Response(AddressOutput(address).data, status=status.HTTP_201_CREATED)
 
 
@@ -310,7 +320,7 @@ class AddressDetailApi(APIView):
         body = AddressInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         address = services.address_update(
-            user=request.user, address_id=address_id, data=dict(body.validated_data)
+            user=request_user(request), address_id=address_id, data=dict(body.validated_data)
         )
         return Response(AddressOutput(address).data)
 
@@ -320,7 +330,7 @@ class AddressDetailApi(APIView):
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED, (404, "address.not_found"))},
     )
     def delete(self, request: Request, address_id: UUID) -> Response:
-        services.address_delete(user=request.user, address_id=address_id)
+        services.address_delete(user=request_user(request), address_id=address_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -364,7 +374,7 @@ class ShopListCreateApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         body = ShopCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
-        shop = services.shop_create(owner=request.user, **body.validated_data)
+        shop = services.shop_create(owner=request_user(request), **body.validated_data)
         return Response(ShopOutput(shop).data, status=status.HTTP_201_CREATED)
 
 
@@ -396,7 +406,9 @@ class ShopDetailApi(APIView):
         shop = selectors.shop_get_visible(ident=ident, user=request.user)
         body = ShopUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        shop = services.shop_update(shop=shop, actor=request.user, data=body.validated_data)
+        shop = services.shop_update(
+            shop=shop, actor=request_user(request), data=body.validated_data
+        )
         return Response(ShopOutput(shop).data)
 
 
@@ -415,7 +427,7 @@ class ShopFollowApi(APIView):
     )
     def post(self, request: Request, ident: str) -> Response:
         shop = selectors.shop_get_visible(ident=ident, user=request.user)
-        services.shop_follow(shop=shop, user=request.user)
+        services.shop_follow(shop=shop, user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -426,7 +438,7 @@ class ShopFollowApi(APIView):
     )
     def delete(self, request: Request, ident: str) -> Response:
         shop = selectors.shop_get_visible(ident=ident, user=request.user)
-        services.shop_unfollow(shop=shop, user=request.user)
+        services.shop_unfollow(shop=shop, user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -457,7 +469,7 @@ class ApiKeyListCreateApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         body = ApiKeyCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
-        key, raw = services.api_key_create(created_by=request.user, **body.validated_data)
+        key, raw = services.api_key_create(created_by=request_user(request), **body.validated_data)
         key.key = raw  # type: ignore[attr-defined]
         return Response(ApiKeyCreatedOutput(key).data, status=status.HTTP_201_CREATED)
 

@@ -76,15 +76,20 @@ class Command(BaseCommand):
                     continue
                 last = time.monotonic()
                 seen += 1
-                try:
-                    value = orjson.loads(message.value())
-                except orjson.JSONDecodeError:
-                    value = {"raw": message.value().decode(errors="replace")}
+                raw = message.value()
+                if raw is None:  # a tombstone (another producer's: the relay sends none)
+                    value: dict = {"value": None}
+                else:
+                    try:
+                        value = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
+                        value = {"raw": raw.decode(errors="replace")}
+                key = message.key()
                 line = {
                     "topic": message.topic(),
                     "partition": message.partition(),
                     "offset": message.offset(),
-                    "key": message.key().decode() if message.key() else None,
+                    "key": key.decode() if key else None,
                     **value,
                 }
                 self.stdout.write(orjson.dumps(line).decode())

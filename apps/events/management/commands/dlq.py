@@ -1,3 +1,5 @@
+from typing import cast
+
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.events.dead_letters import dead_letters_list, dead_letters_requeue, dlq_name
@@ -25,7 +27,8 @@ class Command(BaseCommand):
             if action == "list":
                 self._list([queue] if queue else list(WORK_QUEUES))
             else:
-                self._requeue(queue, options)
+                # `requeue` declares `queue` as a required positional: argparse always sets it.
+                self._requeue(cast(str, queue), options)
         except OSError as exc:
             raise CommandError(f"broker unreachable: {exc}") from exc
 
