@@ -23,7 +23,7 @@ $(STAMP_DEV): requirements/base.txt requirements/dev.txt | $(BIN)/python
 run: $(STAMP_BASE)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@echo ""
 	@echo "  API:   http://$(HOST):$(PORT)/api/v1/"
 	@echo "  Docs:  http://$(HOST):$(PORT)/api/docs/   (Redoc: /api/redoc/)"
