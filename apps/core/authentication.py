@@ -18,6 +18,9 @@ from apps.core.db import get_by_pk
 # The session a token belongs to: a random id put into the refresh token at login, copied by
 # simplejwt into every access token made from it and kept by every rotation (apps.users.services).
 SESSION_CLAIM = "sid"
+# The user's `tokens_generation` when the session's refresh token was issued, copied into its
+# access tokens like `sid`: a revocation increments the user's, ending every token issued before.
+GENERATION_CLAIM = "gen"
 
 
 def token_session(claims: Mapping[str, Any] | Token | None) -> str | None:
@@ -32,29 +35,42 @@ def token_session(claims: Mapping[str, Any] | Token | None) -> str | None:
         return None
 
 
+def _claim_int(value: Any) -> int | None:
+    """A claim that must be an integer (bool is not one), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def token_revoked(
     *,
     issued_at: Any,
     session_id: Any,
+    generation: Any,
     tokens_valid_after: datetime | None,
     tokens_kept_session: uuid.UUID | None,
+    tokens_generation: int,
 ) -> bool:
-    """Whether a token with this `iat` and session (`sid`) must be refused: it was issued before
-    the user's `tokens_valid_after` (set by logout-all, a password change, a password reset or
-    refresh-token reuse) and is not of the session that revocation spared (`tokens_kept_session`:
-    a password change keeps the caller's session). A token without a session id is never spared.
+    """Whether a token must be refused because every session of its user was ended after it was
+    issued (logout-all, a password change or reset, refresh-token reuse), unless it is of the
+    session that revocation spared (`tokens_kept_session`: a password change keeps the caller's
+    session; a token without a session id is never spared).
 
-    `iat` has one-second granularity, so the cut-off is compared in whole seconds and a token
-    issued in the same second as the revocation stays valid: a login right after logout-all must
-    work, and its token cannot be told apart from one issued a few milliseconds before. A token
-    without an integer `iat` (we never sign one) is refused once anything was revoked."""
-    if tokens_valid_after is None:
+    A token carries the user's `tokens_generation` at its issue (`gen`, GENERATION_CLAIM) and
+    each revocation increments it, so the order is exact: no clock is compared, a token issued a
+    moment before a revocation is refused and one issued right after it passes. A token from
+    before generations (no `gen`) is compared by its `iat` with `tokens_valid_after` in whole
+    seconds, `iat`'s granularity (one issued in the revocation's second passes); without an
+    integer `iat` either (we never sign one) it is refused once anything was revoked."""
+    if tokens_valid_after is None and not tokens_generation:
         return False
     if tokens_kept_session is not None and session_id == str(tokens_kept_session):
         return False
-    if not isinstance(issued_at, int) or isinstance(issued_at, bool):
+    token_generation = _claim_int(generation)
+    if token_generation is not None:
+        return token_generation < tokens_generation
+    issued = _claim_int(issued_at)
+    if issued is None or tokens_valid_after is None:
         return True
-    return issued_at < int(tokens_valid_after.timestamp())
+    return issued < int(tokens_valid_after.timestamp())
 
 
 def token_revoked_for(claims: Mapping[str, Any] | Token, user: Any) -> bool:
@@ -62,8 +78,10 @@ def token_revoked_for(claims: Mapping[str, Any] | Token, user: Any) -> bool:
     return token_revoked(
         issued_at=claims.get("iat"),
         session_id=claims.get(SESSION_CLAIM),
+        generation=claims.get(GENERATION_CLAIM),
         tokens_valid_after=getattr(user, "tokens_valid_after", None),
         tokens_kept_session=getattr(user, "tokens_kept_session", None),
+        tokens_generation=getattr(user, "tokens_generation", 0),
     )
 
 
@@ -83,7 +101,7 @@ class BearerJWTAuthentication(JWTAuthentication):
 
     `get_user` makes simplejwt's checks (user exists, is active, password unchanged when
     CHECK_REVOKE_TOKEN is on) and refuses revoked tokens (`token_revoked`: issued before the
-    user's `tokens_valid_after` and not of the session it spared; 401 `auth.token_revoked`), all
+    user's last revocation and not of the session it spared; 401 `auth.token_revoked`), all
     on a user read with one hand-written SELECT: every authenticated request reads it, and
     building the ORM's `get()` cost twice the statement.
 

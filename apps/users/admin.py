@@ -50,7 +50,13 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "name", "phone", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "name", "phone")
-    readonly_fields = ("last_login", "date_joined", "tokens_valid_after", "tokens_kept_session")
+    readonly_fields = (
+        "last_login",
+        "date_joined",
+        "tokens_valid_after",
+        "tokens_generation",
+        "tokens_kept_session",
+    )
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "phone")}),
@@ -60,7 +66,15 @@ class UserAdmin(DjangoUserAdmin):
         ),
         (
             "Dates",
-            {"fields": ("last_login", "date_joined", "tokens_valid_after", "tokens_kept_session")},
+            {
+                "fields": (
+                    "last_login",
+                    "date_joined",
+                    "tokens_valid_after",
+                    "tokens_generation",
+                    "tokens_kept_session",
+                )
+            },
         ),
     )
     add_fieldsets = (

@@ -39,9 +39,13 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
-    # Every JWT (access or refresh) issued before this moment is refused: set by logout-all,
-    # a password change or reset and the admin's "sign out everywhere". Null: none revoked.
+    # When every session was last ended (logout-all, a password change or reset, refresh-token
+    # reuse, the admin's "sign out everywhere"). Null: never.
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
+    # How many times every session was ended. Each token carries the value at its issue (the
+    # `gen` claim) and is refused once it is lower, but the kept session's; tokens from before
+    # generations follow `tokens_valid_after` (apps.core.authentication.token_revoked).
+    tokens_generation = models.PositiveIntegerField(default=0, editable=False)
     # The session (the `sid` claim of its tokens) that the last revocation spared: a password
     # change keeps the caller's session. Null: none spared.
     tokens_kept_session = models.UUIDField(null=True, blank=True, editable=False)

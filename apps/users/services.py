@@ -29,7 +29,12 @@ from rest_framework_simplejwt.tokens import BlacklistMixin, RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from apps import events
-from apps.core.authentication import SESSION_CLAIM, token_revoked_for, token_session
+from apps.core.authentication import (
+    GENERATION_CLAIM,
+    SESSION_CLAIM,
+    token_revoked_for,
+    token_session,
+)
 from apps.core.errors import InvalidInput
 from apps.users.errors import (
     AddressNotFound,
@@ -73,7 +78,8 @@ def password_check(*, password: str, user: User, pointer: str) -> None:
 
 
 class SessionRefreshToken(RefreshToken):
-    """A refresh token of one session, recorded as outstanding with its `sid` claim in it.
+    """A refresh token of one session, recorded as outstanding with its `sid` claim in it, and
+    the user's `tokens_generation` as `gen` (both copied into its access tokens).
 
     `RefreshToken.for_user` records the token before a claim can be added, and a password change
     reads the session id back from the recorded text; so this takes simplejwt's claims from
@@ -83,6 +89,7 @@ class SessionRefreshToken(RefreshToken):
     def for_session(cls, *, user: User, session_id: str) -> "SessionRefreshToken":
         token = super(BlacklistMixin, cls).for_user(user)  # Token.for_user: claims, no record
         token[SESSION_CLAIM] = session_id
+        token[GENERATION_CLAIM] = user.tokens_generation
         OutstandingToken.objects.create(
             user=user,
             jti=token[jwt_settings.JTI_CLAIM],
@@ -139,18 +146,23 @@ def _sessions_end(
     *, user: User, keep_session: str | None = None, fields: tuple[str, ...] = ()
 ) -> int:
     """End every session of the user but `keep_session`: tokens issued before now, access and
-    refresh, are refused from now on (`tokens_valid_after`, `tokens_kept_session`) and their
+    refresh, are refused from now on (`tokens_generation` incremented in the row, so concurrent
+    revocations count each; `tokens_kept_session`; `tokens_valid_after` records when) and their
     refresh tokens blacklisted. Saves `fields` of the user too. Call it in a transaction."""
     user.tokens_valid_after = timezone.now()
     user.tokens_kept_session = None if keep_session is None else uuid.UUID(keep_session)
-    user.save(update_fields=[*fields, "tokens_valid_after", "tokens_kept_session"])
+    user.tokens_generation = F("tokens_generation") + 1
+    user.save(
+        update_fields=[*fields, "tokens_valid_after", "tokens_generation", "tokens_kept_session"]
+    )
+    user.refresh_from_db(fields=["tokens_generation"])
     return refresh_tokens_revoke_all(user_id=user.pk, except_session=keep_session)
 
 
 @transaction.atomic
 def session_revoke_all(*, user: User) -> int:
     """Log out everywhere: every token of the user issued before now, access and refresh, is
-    refused from now on (`tokens_valid_after`, checked on every request and refresh; no session
+    refused from now on (`tokens_generation`, checked on every request and refresh; no session
     spared) and every refresh token is blacklisted. Returns how many refresh tokens were
     blacklisted."""
     return _sessions_end(user=user)
@@ -173,7 +185,7 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     """Rotate a refresh token: the presented one is blacklisted, a new pair is returned.
 
     The new token keeps the session id (`sid`) of the presented one (a token from before
-    sessions had ids gets a new one). A token revoked by `tokens_valid_after` (logout-all,
+    sessions had ids gets a new one). A token revoked by `tokens_generation` (logout-all,
     password change or reset, reuse; see `token_revoked`) raises `TokenRevoked`. Presenting any
     other token that was already rotated or revoked is treated as theft: every session of the
     user ends as by `session_revoke_all`, access tokens included, and `TokenReused` is raised.
@@ -286,7 +298,7 @@ def user_password_change(
     *, user: User, old_password: str, new_password: str, keep_session: str | None
 ) -> None:
     """Change the password and end every other session: every token issued before now, access
-    and refresh, is refused from now on (`tokens_valid_after`) and its refresh token blacklisted,
+    and refresh, is refused from now on (`tokens_generation`) and its refresh token blacklisted,
     except those of `keep_session` (the caller's session id, `token_session(request.auth)`; None
     when the caller's token has none: then every session ends). Raises WrongPassword or
     InvalidInput (weak password); then nothing changes."""
@@ -319,7 +331,7 @@ def password_reset_link(*, user: User) -> tuple[str, str]:
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     """Set a new password from a reset link and end every session: every token issued before
-    now, access and refresh, is refused from now on (`tokens_valid_after`) and every refresh
+    now, access and refresh, is refused from now on (`tokens_generation`) and every refresh
     token is blacklisted. Raises InvalidResetToken or InvalidInput (weak password)."""
     try:
         user_id = uuid.UUID(force_str(urlsafe_base64_decode(uid)))

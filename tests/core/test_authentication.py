@@ -1,6 +1,8 @@
-"""Bearer JWT authentication: one SELECT per request, and tokens issued before the user's
-`tokens_valid_after` refused as 401 `auth.token_revoked` unless they belong to the session that
-revocation kept (`tokens_kept_session`, the tokens' `sid` claim)."""
+"""Bearer JWT authentication: one SELECT per request, and tokens issued before the user's last
+revocation refused as 401 `auth.token_revoked` unless they belong to the session that revocation
+kept (`tokens_kept_session`, the tokens' `sid` claim). A token carries the user's
+`tokens_generation` at its issue (`gen`); one from before generations is judged by its `iat`
+against `tokens_valid_after`, in whole seconds."""
 
 import datetime as dt
 import uuid
@@ -50,29 +52,67 @@ OTHER = "0d2f6a2c-8f3e-4f57-a1b0-5c3e9d7b4a21"
     [(None, None), (OTHER, None), (None, KEPT), (OTHER, KEPT)],
     ids=["no-sid", "nothing-kept", "no-sid-kept-other", "other-session"],
 )
-def test_token_revoked_rule(
+def test_token_revoked_rule_for_a_token_without_generation(
     issued_at, tokens_valid_after, revoked, session_id, tokens_kept_session
 ):
-    # A token that is not of the kept session follows the cut-off alone.
+    # A token from before generations, not of the kept session, follows the cut-off alone.
     assert (
         token_revoked(
             issued_at=issued_at,
             session_id=session_id,
+            generation=None,
             tokens_valid_after=tokens_valid_after,
             tokens_kept_session=tokens_kept_session,
+            tokens_generation=0 if tokens_valid_after is None else 1,
         )
         is revoked
     )
 
 
+@pytest.mark.parametrize(
+    ("generation", "tokens_generation", "issued_at", "revoked"),
+    [
+        (0, 0, CUTOFF - 3600, False),  # nothing revoked since
+        (0, 1, CUTOFF + 1, True),  # an older generation, whatever iat says
+        (1, 1, CUTOFF - 3600, False),  # the current generation, whatever iat says
+        (1, 3, CUTOFF + 1, True),
+        (4, 3, CUTOFF - 1, False),  # never signed, but not an older one
+        ("1", 1, CUTOFF + 1, False),  # not an integer: judged by iat (after the cut-off)
+        (True, 1, CUTOFF - 1, True),  # a bool is no generation: judged by iat (before)
+    ],
+)
+@pytest.mark.parametrize(
+    ("session_id", "tokens_kept_session"),
+    [(None, None), (OTHER, None), (OTHER, KEPT)],
+    ids=["no-sid", "nothing-kept", "other-session"],
+)
+def test_token_revoked_rule_by_generation(
+    generation, tokens_generation, issued_at, revoked, session_id, tokens_kept_session
+):
+    assert (
+        token_revoked(
+            issued_at=issued_at,
+            session_id=session_id,
+            generation=generation,
+            tokens_valid_after=VALID_AFTER,
+            tokens_kept_session=tokens_kept_session,
+            tokens_generation=tokens_generation,
+        )
+        is revoked
+    )
+
+
+@pytest.mark.parametrize("generation", [None, 0, 2])
 @pytest.mark.parametrize("issued_at", [CUTOFF - 3600, CUTOFF - 1, CUTOFF, CUTOFF + 1, None])
-def test_the_kept_session_is_never_revoked(issued_at):
+def test_the_kept_session_is_never_revoked(issued_at, generation):
     assert (
         token_revoked(
             issued_at=issued_at,
             session_id=str(KEPT),
+            generation=generation,
             tokens_valid_after=VALID_AFTER,
             tokens_kept_session=KEPT,
+            tokens_generation=2,
         )
         is False
     )
@@ -194,6 +234,23 @@ def test_token_of_the_revocation_second_passes(api_client, user):
     response = api_client.get("/api/v1/test/private")
     assert response.status_code == 200
     assert response.json() == {"user": str(user.pk)}
+
+
+@pytest.mark.parametrize(("generation", "status"), [(0, 401), (1, 200), (None, 200)])
+def test_a_token_of_an_older_generation_is_refused(api_client, user, generation, status):
+    # Revoked once, a second ago: iat (now) says after the cut-off; only `gen` can tell.
+    User.objects.filter(pk=user.pk).update(
+        tokens_valid_after=dt.datetime.now(tz=dt.UTC) - dt.timedelta(seconds=1),
+        tokens_generation=1,
+    )
+    token = AccessToken.for_user(user)
+    if generation is not None:
+        token["gen"] = generation
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api_client.get("/api/v1/test/private")
+    assert response.status_code == status
+    if status == 401:
+        assert response.json()["code"] == "auth.token_revoked"
 
 
 @pytest.mark.parametrize("revoked", [False, True])

@@ -7,9 +7,13 @@ import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
-from apps.users.errors import TokenReused, TokenRevoked
-from apps.users.models import Shop, ShopFollow
-from apps.users.services import session_refresh, session_tokens_issue, shop_follow
+from apps.users.models import Shop, ShopFollow, User
+from apps.users.services import (
+    session_refresh,
+    session_revoke_all,
+    session_tokens_issue,
+    shop_follow,
+)
 from tests.services import need_postgres
 from tests.users.factories import ShopFactory, UserFactory
 
@@ -46,14 +50,30 @@ def test_concurrent_refresh_with_one_token_yields_one_winner():
     winners = [r for r in results if isinstance(r, dict)]
     assert len(winners) == 1, results
     losers = [r for r in results if r not in winners]
-    # The first loser finds the token rotated: reuse, which ends every session (tokens_valid_after).
-    # A later one may then find it ended by that (revoked) rather than rotated, depending on
-    # whether the clock ticked into the next second in between: refused either way.
-    assert all(isinstance(r, TokenReused | TokenRevoked) for r in losers), results
-    assert any(isinstance(r, TokenReused) for r in losers), results
+    # The first loser finds the token rotated: reuse, which ends every session (a new token
+    # generation). The later ones, next through the row lock, find the token ended by that.
+    assert sorted(type(r).__name__ for r in losers) == [
+        "TokenReused",
+        "TokenRevoked",
+        "TokenRevoked",
+    ], results
+    user.refresh_from_db()
+    assert user.tokens_generation == 1
     # the reuse revoked the winner's new token too
     response = APIClient().post("/api/v1/auth/refresh", {"refresh": winners[0]["refresh"]})
     assert response.status_code == 401
+
+
+def test_concurrent_revocations_each_count():
+    need_postgres()
+    user = UserFactory()
+    results = race(
+        *(lambda: session_revoke_all(user=User.objects.get(pk=user.pk)) for _ in range(5))
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    user.refresh_from_db()
+    # each increments the row's value, none overwrites another's with a stale one
+    assert user.tokens_generation == 5
 
 
 def test_concurrent_follows_count_once():

@@ -3,9 +3,11 @@
 Logout-all, a password change, a password reset and refresh-token reuse set the user's
 `tokens_valid_after`; every token issued before it, access or refresh, is refused with 401
 `auth.token_revoked`, except those of the session a password change keeps (the caller's, by the
-`sid` claim every token of a session carries). `iat` has one-second granularity, so a token
-issued in the same second as the revocation stays valid. Times are frozen so that "before" and
-"the same second" do not depend on the machine's speed.
+`sid` claim every token of a session carries). Revocations are ordered by the user's
+`tokens_generation`, which every token carries (`gen`), not by clocks: a token issued a moment
+before a revocation is refused, one issued a moment after it works, even at the same instant.
+Times are frozen so that "before", "after" and "the same instant" do not depend on the machine's
+speed.
 """
 
 import datetime as dt
@@ -191,14 +193,34 @@ def test_login_in_the_same_second_right_after_revocation_works(revoke: Revocatio
 
 
 @each_revocation
-def test_access_token_of_the_same_second_before_revocation_stays_valid(revoke: Revocation, user):
-    # The known limit of one-second `iat`: issued at 12:00:00.100, revoked at 12:00:00.800.
+def test_access_token_of_the_same_second_before_revocation_is_refused(revoke: Revocation, user):
+    # Issued at 12:00:00.100, revoked at 12:00:00.800: `iat` (whole seconds) cannot tell these
+    # apart, the generation can.
     with freeze_time(T0) as clock:
         session = login(user.email)
         caller = login(user.email)
         clock.move_to(T0 + dt.timedelta(milliseconds=700))
         revoke(user, caller["access"])
-        assert_access_works(session["access"], user)
+        assert_access_revoked(session["access"])
+        assert_problem(refresh(session["refresh"]), 401, "auth.token_revoked")
+
+
+@each_revocation
+def test_tokens_at_the_very_instant_of_revocation_are_ordered(revoke: Revocation, user):
+    # The clock does not move at all: before the revocation refused, after it accepted.
+    with freeze_time(T0):
+        before = login(user.email)
+        caller = login(user.email)
+        password = revoke(user, caller["access"])
+        after = login(user.email, password)
+
+        assert_access_revoked(before["access"])
+        assert_access_works(after["access"], user)
+        assert refresh(after["refresh"]).status_code == 200
+        user.refresh_from_db()
+        assert user.tokens_generation == 1
+        assert claims(before["access"])["gen"] == 0
+        assert claims(after["access"])["gen"] == 1
 
 
 @each_revocation
@@ -298,7 +320,10 @@ def test_reuse_after_a_revocation_is_still_detected(user):
         r2 = refresh(r1).json()["refresh"]
 
         assert_problem(refresh(r1), 401, "auth.token_reused")
-        assert_problem(refresh(r2), 401, "auth.token_reused")
+        # the reuse ended every session, r2's included
+        assert_problem(refresh(r2), 401, "auth.token_revoked")
+        user.refresh_from_db()
+        assert user.tokens_generation == 2
 
 
 # --- sessions: every token of one login carries its session id
