@@ -7,7 +7,8 @@ from tests.users.factories import UserFactory
 pytest_plugins = ["tests.brokers"]  # kafka_bootstrap, kafka_settings, celery_worker_real
 
 
-def _clear_own_cache() -> None:
+def clear_own_cache() -> None:
+    """Empty the cache as a flush would, for this run only."""
     # Only this run's keys (the test settings give each process its own key prefix): never FLUSHDB,
     # which would wipe the keys of another test run sharing the Redis server.
     if hasattr(cache, "delete_pattern"):
@@ -19,9 +20,9 @@ def _clear_own_cache() -> None:
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters, idempotency records and catalog caches never leak between tests."""
-    _clear_own_cache()
+    clear_own_cache()
     yield
-    _clear_own_cache()
+    clear_own_cache()
 
 
 @pytest.fixture

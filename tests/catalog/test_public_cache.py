@@ -14,7 +14,7 @@ from apps.core.throttling import AnonBurstThrottle
 from apps.inventory.services import StockLine, stock_adjust, stock_reserve
 from apps.reviews.services import review_create
 from tests.catalog.factories import category, make_product
-from tests.conftest import auth_client
+from tests.conftest import auth_client, clear_own_cache
 from tests.media.factories import MediaAssetFactory
 from tests.users.factories import UserFactory
 
@@ -174,13 +174,15 @@ def test_a_bump_without_lists_keeps_the_pages(
 def test_flushed_cache_never_revives_a_process_copy(
     api_client, shop, django_assert_num_queries, django_assert_max_num_queries
 ):
-    """This process's copies are checked against the version in Redis: after a flush (or an
-    evicted version) the page is rebuilt, even for a change made without any bump."""
+    """This process's copies are checked against the version in Redis: after its versions are
+    gone (evicted, or this run's keys deleted as a flush would) the page is rebuilt, even for a
+    change made without any bump. (A real FLUSHDB would wipe other runs sharing the Redis
+    database; test_version_watch covers its invalidation push.)"""
     product = make_product(shop, name="Before", stock=1)
     assert _first(api_client)["name"] == "Before"
     assert api_client.get(f"{LIST}/{product.pk}").json()["name"] == "Before"
     Product.objects.filter(pk=product.pk).update(name="After")
-    cache.clear()
+    clear_own_cache()
     assert _first(api_client)["name"] == "After"
     assert api_client.get(f"{LIST}/{product.pk}").json()["name"] == "After"
 
