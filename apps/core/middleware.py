@@ -46,6 +46,34 @@ class RequestIdMiddleware:
         return response
 
 
+class NulCharacterMiddleware:
+    """A NUL character in the path, the query string or a header is 400 `request.malformed`.
+
+    No client has a use for one, and PostgreSQL refuses it in text: a path parameter, a filter
+    or a header such as `X-Cart-Token` that reaches a query with one would be a 500. (JSON bodies
+    are checked by their serializers: DRF's CharField refuses NUL.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        meta = request.META
+        if (
+            "\x00" in request.path
+            or "%00" in meta.get("QUERY_STRING", "")
+            or any("\x00" in value for key, value in meta.items() if key.startswith("HTTP_"))
+        ):
+            return problem_json_response(
+                problem(
+                    status=400,
+                    code="request.malformed",
+                    title="Malformed request",
+                    detail="The request has a NUL character in its path, query or headers.",
+                )
+            )
+        return self.get_response(request)
+
+
 class ApiNotFoundMiddleware:
     """Unknown /api/ routes answer problem+json 404 instead of Django's HTML page."""
 

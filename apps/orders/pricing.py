@@ -372,15 +372,21 @@ def _load_lines(
     return [(rows[v], q, None) for v, q in quantities.items()]
 
 
+def _as_uuid(shop_ref: str) -> UUID | None:
+    """The shop id a reference spells, in any case; None for a slug."""
+    try:
+        return uuid.UUID(shop_ref)
+    except ValueError:
+        return None
+
+
 def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
     if not codes:
         return {}
     condition = Q(pk__in=[])
     for code in codes:
-        try:
-            shop_q = Q(shop_id=uuid.UUID(code.shop))
-        except ValueError:
-            shop_q = Q(shop__slug=code.shop)
+        shop_id = _as_uuid(code.shop)
+        shop_q = Q(shop__slug=code.shop) if shop_id is None else Q(shop_id=shop_id)
         condition |= shop_q & Q(code__iexact=code.code.strip())
     found = list(
         discounts_with_targets(Discount.objects.filter(condition, shop__status=Shop.Status.ACTIVE))
@@ -392,7 +398,7 @@ def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
                 d
                 for d in found
                 if d.code.lower() == code.code.strip().lower()
-                and code.shop in (d.shop.slug, str(d.shop_id))
+                and (d.shop_id == _as_uuid(code.shop) or d.shop.slug == code.shop)
             ),
             None,
         )

@@ -299,6 +299,25 @@ def test_products_for_code_follow_applies_to(api_client, shop):
 VALIDATE = "/api/v1/discounts/validate"
 
 
+@pytest.mark.parametrize(
+    "ref",
+    [lambda s: s.slug, lambda s: str(s.pk), lambda s: str(s.pk).upper()],
+    ids=["slug", "id", "ID"],
+)
+def test_validate_names_the_shop_by_slug_or_id_in_any_case(user, shop, ref):
+    client = auth_client(user)
+    variant = stocked_variant(price="30.00", shop=shop)
+    DiscountFactory(shop=shop, code="TEN", value=Decimal("10"))
+    body = {
+        "shop": ref(shop),
+        "code": "TEN",
+        "items": [{"variant_id": str(variant.pk), "quantity": 1}],
+    }
+    response = client.post(VALIDATE, body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["discount_amount"] == "3.00"
+
+
 def test_validate_uses_cart_lines_of_that_shop_by_default(user, shop):
     client = auth_client(user)
     v1 = stocked_variant(price="30.00", shop=shop)
