@@ -17,6 +17,13 @@ class StockBelowReserved(Conflict):
     title = "Stock cannot go below what is reserved"
 
 
+class StockAboveMaximum(Conflict):
+    """An adjustment would take on_hand above STOCK_MAX."""
+
+    code = "inventory.above_maximum"
+    title = "Stock cannot go above the maximum"
+
+
 class InsufficientReserved(Conflict):
     """Releasing or fulfilling more units than are reserved (a caller's bookkeeping bug)."""
 

@@ -31,6 +31,7 @@ from apps.inventory.errors import (
     InsufficientStock,
     InvalidAdjustment,
     InvalidStockQuantity,
+    StockAboveMaximum,
     StockBelowReserved,
     VariantNotFound,
 )
@@ -60,6 +61,9 @@ class _Wanted(NamedTuple):
 
 
 ADJUST_REASONS = ("restock", "correction", "damage", "return")
+# The most a seller's adjustments can put on hand: below PostgreSQL's integer maximum
+# (2,147,483,647), with room left for returns of goods already sold.
+STOCK_MAX = 2_000_000_000
 # Reasons whose sign is implied: a restock adds, damage removes. A correction goes either way.
 _POSITIVE_REASONS = ("restock", "return")
 _NEGATIVE_REASONS = ("damage",)
@@ -341,9 +345,10 @@ def stock_adjust(
 
     `restock` and `return` must add, `damage` must remove, `correction` goes either way. A delta
     of 0 only makes sure the stock row exists (no movement, no event). Going below what is
-    reserved (or below zero) raises StockBelowReserved and changes nothing. Emits
+    reserved (or below zero) raises StockBelowReserved, above STOCK_MAX StockAboveMaximum, and
+    changes nothing. Emits
     `stock.adjusted`, and `stock.low` when available crosses the threshold downwards.
-    Raises InvalidAdjustment, StockBelowReserved, VariantNotFound.
+    Raises InvalidAdjustment, StockAboveMaximum, StockBelowReserved, VariantNotFound.
     """
     if reason not in ADJUST_REASONS:
         raise InvalidAdjustment(
@@ -369,8 +374,20 @@ def stock_adjust(
             rows = StockItem.objects.filter(pk=pk)
             if delta < 0:
                 rows = rows.filter(on_hand__gte=F("reserved") - delta)
+            else:
+                rows = rows.filter(on_hand__lte=STOCK_MAX - delta)
             if not rows.update(on_hand=F("on_hand") + delta, updated_at=Now()):
                 current = StockItem.objects.get(pk=pk)
+                if delta > 0:
+                    raise StockAboveMaximum(
+                        f"Adding {delta} would make {current.on_hand + delta} on hand, above "
+                        f"the maximum of {STOCK_MAX}.",
+                        variant_id=str(variant_id),
+                        sku=_sku(variant_id),
+                        on_hand=current.on_hand,
+                        maximum=STOCK_MAX,
+                        delta=delta,
+                    )
                 raise StockBelowReserved(
                     f"Removing {-delta} would leave {current.on_hand + delta} on hand, "
                     f"below the {current.reserved} reserved.",

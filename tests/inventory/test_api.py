@@ -5,7 +5,7 @@ import pytest
 from apps.catalog.models import Product
 from apps.events.models import OutboxEvent
 from apps.inventory.models import StockItem, StockMovement
-from apps.inventory.services import StockLine, stock_adjust, stock_reserve
+from apps.inventory.services import STOCK_MAX, StockLine, stock_adjust, stock_reserve
 from tests.conftest import auth_client
 from tests.inventory.factories import ProductFactory, StockItemFactory, VariantFactory
 from tests.users.factories import ShopFactory, UserFactory
@@ -189,6 +189,25 @@ def test_adjust_below_reserved_is_409_and_changes_nothing(seller_client, item):
     assert not OutboxEvent.objects.exists()
 
 
+def test_adjust_above_the_maximum_is_409_and_changes_nothing(seller_client, item):
+    StockItem.objects.filter(pk=item.pk).update(on_hand=STOCK_MAX - 5)
+    response = seller_client.post(url(item.variant_id, "adjust"), {"delta": 6, "reason": "restock"})
+
+    assert response.status_code == 409
+    assert response["Content-Type"] == PROBLEM
+    body = response.json()
+    assert body["code"] == "inventory.above_maximum"
+    assert (body["on_hand"], body["maximum"], body["delta"]) == (STOCK_MAX - 5, STOCK_MAX, 6)
+    item.refresh_from_db()
+    assert (item.on_hand, item.reserved) == (STOCK_MAX - 5, 3)
+    assert not StockMovement.objects.exists()
+    assert not OutboxEvent.objects.exists()
+    # up to the maximum exactly is fine
+    ok = seller_client.post(url(item.variant_id, "adjust"), {"delta": 5, "reason": "restock"})
+    assert ok.status_code == 200
+    assert ok.json()["on_hand"] == STOCK_MAX
+
+
 @pytest.mark.parametrize(
     ("body", "pointer"),
     [
@@ -290,6 +309,7 @@ def test_movements_newest_first_with_actor_and_order(seller_client, shop, item):
     newest, oldest = body["results"]
     assert {k: v for k, v in newest.items() if k not in ("id", "created_at")} == {
         "kind": "reserve",
+        "reason": "reserve",
         "quantity": 4,
         "on_hand_after": 12,
         "reserved_after": 7,
@@ -297,7 +317,7 @@ def test_movements_newest_first_with_actor_and_order(seller_client, shop, item):
         "actor": None,
         "order_id": str(order_id),
     }
-    assert oldest["kind"] == "restock"
+    assert (oldest["kind"], oldest["reason"]) == ("restock", "restock")
     assert oldest["actor"] == {"id": str(shop.owner.pk), "email": shop.owner.email}
     assert oldest["order_id"] is None
 

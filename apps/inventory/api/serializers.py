@@ -51,6 +51,9 @@ class ActorOutput(serializers.Serializer):
 class StockMovementOutput(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     kind = serializers.CharField(read_only=True)
+    # API.md names the ledger's column `reason`, as in the adjust body: the same value as `kind`
+    # (an adjustment's reason, or reserve/release/fulfil/return for an order's movements).
+    reason = serializers.CharField(source="kind", read_only=True)
     quantity = serializers.IntegerField(read_only=True)
     on_hand_after = serializers.IntegerField(read_only=True)
     reserved_after = serializers.IntegerField(read_only=True)

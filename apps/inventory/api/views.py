@@ -79,7 +79,8 @@ class SellerInventoryAdjustApi(APIView):
         responses={200: InventoryRowOutput},
         description=(
             "Change on_hand by `delta`. Going below what is reserved is 409 "
-            "`inventory.below_reserved`; restock/return must be positive, damage negative."
+            "`inventory.below_reserved`, above 2,000,000,000 on hand 409 "
+            "`inventory.above_maximum`; restock/return must be positive, damage negative."
         ),
     )
     def post(self, request: Request, variant_id: UUID) -> Response:
