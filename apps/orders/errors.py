@@ -25,11 +25,6 @@ class TransitionForbidden(PermissionDenied):
     title = "You may not make this status change"
 
 
-class TrackingNumberRequired(InvalidInput):
-    code = "order.tracking_number_required"
-    title = "A tracking number is required to ship"
-
-
 class AddressInvalid(InvalidInput):
     code = "order.address_invalid"
     title = "Invalid shipping address"

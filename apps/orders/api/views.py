@@ -189,8 +189,9 @@ class SellerOrderTransitionApi(APIView):
         responses={200: OrderOutput, 409: OpenApiResponse(description="order.invalid_transition")},
         description=(
             "Move an order: pending→confirmed→shipped→delivered, pending|confirmed→cancelled, "
-            "delivered→refunded; anything else 409 `order.invalid_transition`. `shipped` needs "
-            "`tracking_number`; `restock: true` on a refund returns the goods to stock."
+            "delivered→refunded; anything else 409 `order.invalid_transition`. `shipped` records "
+            "`tracking_number` when given (optional: a seller's own courier has none); "
+            "`restock: true` on a refund returns the goods to stock."
         ),
     )
     def post(self, request: Request, order_id: UUID) -> Response:
