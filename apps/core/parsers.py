@@ -37,7 +37,5 @@ class JSONParser(parsers.JSONParser):
         raw = stream.read() if stream is not None else b""
         data = super().parse(io.BytesIO(raw), media_type, parser_context)
         if b"\\u" in raw and _has_unstorable_text(data):
-            raise ParseError(
-                "JSON strings must not contain NUL characters or unpaired surrogates."
-            )
+            raise ParseError("JSON strings must not contain NUL characters or unpaired surrogates.")
         return data
