@@ -7,6 +7,7 @@ from django.db.models import Q
 from treebeard.mp_tree import MP_Node
 
 from apps.core.models import BaseModel
+from apps.core.slugs import validate_slug_not_uuid
 
 
 class Category(MP_Node):
@@ -14,7 +15,7 @@ class Category(MP_Node):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=140, unique=True)
+    slug = models.SlugField(max_length=140, unique=True, validators=[validate_slug_not_uuid])
     description = models.TextField(blank=True)
     shop = models.ForeignKey(
         "users.Shop", null=True, blank=True, on_delete=models.CASCADE, related_name="categories"
@@ -41,7 +42,7 @@ class Product(BaseModel):  # type: ignore[django-manager-missing]
     shop = models.ForeignKey("users.Shop", on_delete=models.PROTECT, related_name="products")
     type = models.CharField(max_length=32, db_index=True)
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=220)
+    slug = models.SlugField(max_length=220, validators=[validate_slug_not_uuid])
     description = models.TextField(blank=True)
     category = models.ForeignKey(
         Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"

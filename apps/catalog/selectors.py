@@ -24,6 +24,7 @@ from django.db.models import (
 from apps.catalog.errors import CategoryNotFound, ProductNotFound, VariantNotFound
 from apps.catalog.models import Category, Product, ProductImage, ProductVariant
 from apps.catalog.search import full_text_available, search_apply
+from apps.core.slugs import id_first, id_or_slug
 
 # What a list item (ProductSummaryOutput) shows: only these columns are loaded.
 LIST_FIELDS = (
@@ -66,8 +67,9 @@ def as_uuid(value: Any) -> UUID | None:
 
 
 def _ident_q(ident: Any, *, prefix: str = "") -> Q:
-    pk = as_uuid(ident)
-    return Q(**{f"{prefix}pk": pk}) if pk else Q(**{f"{prefix}slug": str(ident)})
+    """By id or slug: a UUID-looking text names that id, or a slug from before slugs could not
+    look like ids (apps.core.slugs); `.order_by(*id_first(ident))` prefers the id."""
+    return id_or_slug(ident, prefix=prefix)
 
 
 def _is_staff(user: Any) -> bool:
@@ -134,7 +136,12 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.shop:
         products = products.filter(_ident_q(filters.shop, prefix="shop__"))
     if filters.category:
-        category = Category.objects.filter(_ident_q(filters.category)).only("path").first()
+        category = (
+            Category.objects.filter(_ident_q(filters.category))
+            .order_by(*id_first(filters.category))
+            .only("path")
+            .first()
+        )
         if category is None:
             raise CategoryNotFound(f"No category {filters.category!r}.")
         # Materialised path: the category and all its descendants share its path prefix.
@@ -203,11 +210,18 @@ def product_visible_to(*, product_status: str, shop_active: bool, owner_id: Any,
 
 def product_resolve_id(*, ident: str, user: Any, shop: str = "") -> UUID:
     """The id a detail path names. An id is taken as is (visibility is checked on the cached
-    entry); a slug is unique only per shop, so `shop` narrows it, and among several products with
-    the slug the caller may see, a published one wins, then the oldest."""
+    entry; when no product visible to the caller has it, the view tries `product_resolve_slug`,
+    for a slug from before slugs could not look like ids); anything else is a slug."""
     pk = as_uuid(ident)
     if pk is not None:
         return pk
+    return product_resolve_slug(ident=ident, user=user, shop=shop)
+
+
+def product_resolve_slug(*, ident: str, user: Any, shop: str = "") -> UUID:
+    """The id of the product with slug `ident`: a slug is unique only per shop, so `shop`
+    narrows it, and among several products with the slug the caller may see, a published one
+    wins, then the oldest. Raises ProductNotFound."""
     candidates = Product.objects.filter(slug=ident)
     if shop:
         candidates = candidates.filter(_ident_q(shop, prefix="shop__"))
@@ -249,7 +263,7 @@ def product_get_for_write(*, actor: Any, ident: Any) -> Product:
         product_scope_for(actor)
         .filter(_ident_q(ident))
         .select_related("shop", "category")
-        .order_by("created_at")
+        .order_by(*id_first(ident), "created_at")
         .first()
     )
     if product is None:
@@ -314,7 +328,7 @@ def category_tree() -> list[dict[str, Any]]:
 
 
 def category_get(*, ident: Any) -> Category:
-    category = Category.objects.filter(_ident_q(ident)).first()
+    category = Category.objects.filter(_ident_q(ident)).order_by(*id_first(ident), "path").first()
     if category is None:
         raise CategoryNotFound(f"No category {ident!r}.")
     return category

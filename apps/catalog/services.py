@@ -24,11 +24,17 @@ from apps.catalog.errors import (
     SkuTaken,
     VariantInUse,
 )
-from apps.catalog.events import PRODUCT_PUBLISHED, PRODUCT_UNPUBLISHED, product_payload
+from apps.catalog.events import (
+    PRODUCT_PUBLISHED,
+    PRODUCT_UNPUBLISHED,
+    product_payload,
+    product_published_payload,
+)
 from apps.catalog.models import Category, Product, ProductImage, ProductVariant
 from apps.catalog.product_types import ProductType, get_product_type
 from apps.catalog.search import search_vector_refresh
 from apps.catalog.selectors import as_uuid, product_get_full
+from apps.core.slugs import first_free_slug, id_first, id_or_slug
 from apps.events import emit
 
 if TYPE_CHECKING:
@@ -62,23 +68,19 @@ def _auto_sku(shop: "Shop") -> str:
 
 
 def _unique_slug(shop: "Shop", name: str) -> str:
+    """A slug free in the shop that never reads as an id (product paths take a UUID-looking
+    text for an id; apps.core.slugs)."""
     base = slugify(name)[:200] or "product"
     taken = set(
         Product.objects.filter(shop=shop, slug__startswith=base).values_list("slug", flat=True)
     )
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    return first_free_slug(base, taken)
 
 
 def _category_for(shop: "Shop", ident: Any, *, pointer: str = "/category") -> Category | None:
     if ident in (None, ""):
         return None
-    pk = as_uuid(ident)
-    category = Category.objects.filter(**({"pk": pk} if pk else {"slug": str(ident)})).first()
+    category = Category.objects.filter(id_or_slug(ident)).order_by(*id_first(ident), "path").first()
     if category is None or (category.shop_id and category.shop_id != shop.pk):
         raise InvalidProduct(
             "Unknown category.",
@@ -435,8 +437,17 @@ def _active_variant_exists() -> Exists:
 def product_publish(*, actor: "User", product: Product) -> Product:
     """draft → published (a conditional update; publishing a published product changes nothing
     and emits nothing). Needs an active variant (NotPublishable); archived: ProductArchived.
-    Emits `product.published`."""
+    Emits `product.published` on every publication, with `first_publish` true only the first
+    time (`published_at` was never set)."""
     now = timezone.now()
+    # Locked so that `published_at` cannot change between this read and the update below:
+    # of two racing publications only one updates, and it alone decides `first_publish`.
+    previously_published_at = (
+        Product.objects.select_for_update()
+        .filter(pk=product.pk)
+        .values_list("published_at", flat=True)
+        .first()
+    )
     updated = (
         Product.objects.filter(pk=product.pk, status=Product.Status.DRAFT)
         .filter(_active_variant_exists())
@@ -449,7 +460,11 @@ def product_publish(*, actor: "User", product: Product) -> Product:
             raise NotPublishable("A product needs at least one active variant to be published.")
         return current
     _shop_product_count_add(current.shop_id, 1)
-    emit(PRODUCT_PUBLISHED, current.pk, product_payload(current))
+    emit(
+        PRODUCT_PUBLISHED,
+        current.pk,
+        product_published_payload(current, first_publish=previously_published_at is None),
+    )
     _changed(current)
     return current
 

@@ -7,6 +7,9 @@ until the first has stored its response and then replays it.
 
 Stored: 2xx and 4xx responses, except 401 and 429, which happen before the view acts and must
 stay retryable. Not stored: 5xx (a crash can be retried with the same key) and streaming bodies.
+A view whose body holds a secret meant to be shown once (a new API key) marks the response with
+`redact_when_stored(response, "key")`: the record keeps those fields as null, so the secret never
+reaches the cache and a replay answers the same status and body with them null.
 
 A Bearer caller is authenticated here as DRF would (`BearerJWTAuthentication`: signature,
 expiry, user exists and is active, token not revoked), before anything is replayed or waited
@@ -20,8 +23,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -40,6 +44,39 @@ MAX_KEY_LENGTH = 255
 REPLAYED_HEADERS = ("Content-Type", "Location", "ETag", "X-Cart-Token")
 NOT_STORED_STATUSES = frozenset({401, 429})
 _CHUNK = 64 * 1024
+# Where a response names the top-level fields of its JSON body that the record must not keep.
+_REDACTED_ATTR = "idempotency_redacted_fields"
+
+ResponseT = TypeVar("ResponseT", bound=HttpResponse)
+
+
+def redact_when_stored(response: ResponseT, *fields: str) -> ResponseT:
+    """Mark a response whose JSON object body holds secrets shown only once: the record kept for
+    `Idempotency-Key` replays has the top-level `fields` set to null (a replay answers the same
+    status and body with them null), so the secret is never written to the cache. The caller
+    gets `response` back as it is."""
+    setattr(response, _REDACTED_ATTR, fields)
+    return response
+
+
+def _stored_content(response: HttpResponse) -> bytes | None:
+    """The body to keep for replays: the response's, with the fields named by
+    `redact_when_stored` nulled; None (keep nothing) when those cannot be found in a JSON
+    object, rather than keep a secret."""
+    fields: tuple[str, ...] = getattr(response, _REDACTED_ATTR, ())
+    if not fields:
+        return response.content
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        logger.warning("a response to redact has no JSON object body; it is not stored")
+        return None
+    for name in fields:
+        if name in body:
+            body[name] = None
+    return orjson.dumps(body)
 
 
 def _setting(name: str, default: float) -> float:
@@ -182,11 +219,12 @@ class IdempotencyMiddleware:
                 200 <= response.status_code < 500
                 and response.status_code not in NOT_STORED_STATUSES
                 and not response.streaming
+                and (content := _stored_content(response)) is not None
             ):
                 record = {
                     "fingerprint": fingerprint,
                     "status": response.status_code,
-                    "content": response.content,
+                    "content": content,
                     "headers": {h: response[h] for h in REPLAYED_HEADERS if h in response},
                 }
                 try:

@@ -36,5 +36,5 @@ class DiscountAdmin(admin.ModelAdmin):
     list_select_related = ("shop",)
     raw_id_fields = ("shop", "products")
     filter_horizontal = ("categories",)
-    readonly_fields = ("uses_count", "created_at", "updated_at")
+    readonly_fields = ("uses_count", "announced_at", "created_at", "updated_at")
     inlines = [DiscountRedemptionInline]

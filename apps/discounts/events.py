@@ -9,7 +9,8 @@ SHOP_NEW_DISCOUNT = "shop.new_discount"
 
 
 def shop_new_discount(discount: Discount) -> dict[str, Any]:
-    """`shop.new_discount` v1: a public, active code was created (followers are notified)."""
+    """`shop.new_discount` v1: a code became public and active for the first time, when
+    created or by an update (followers are notified)."""
     return {
         "discount_id": str(discount.pk),
         "shop_id": str(discount.shop_id),

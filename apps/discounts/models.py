@@ -41,6 +41,9 @@ class Discount(BaseModel):
     products = models.ManyToManyField("catalog.Product", blank=True, related_name="+")
     categories = models.ManyToManyField("catalog.Category", blank=True, related_name="+")
     combinable = models.BooleanField(default=False)
+    # When the shop's followers were told about the code (`shop.new_discount`): a code is
+    # announced once, the first time it is public and active, however often it is toggled.
+    announced_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-created_at",)

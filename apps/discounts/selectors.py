@@ -24,15 +24,58 @@ def discounts_with_targets(queryset: QuerySet[Discount] | None = None) -> QueryS
     )
 
 
-def seller_discount_list(*, shop: Shop) -> QuerySet[Discount]:
-    return discounts_with_targets(Discount.objects.filter(shop=shop)).order_by("-created_at")
+def _shop_ref(slug_or_id: str, *, prefix: str = "") -> Q:
+    """A shop named by id or slug (ids in any case)."""
+    try:
+        return Q(**{f"{prefix}pk": UUID(slug_or_id)})
+    except ValueError:
+        return Q(**{f"{prefix}slug": slug_or_id})
 
 
-def seller_discount_get(*, shop: Shop, discount_id: UUID) -> Discount:
-    discount = seller_discount_list(shop=shop).filter(pk=discount_id).first()
+def _seller_scope(user: User) -> QuerySet[Discount]:
+    """The codes `user` may manage: staff every shop's, a seller their own shop's (any other
+    code is DiscountNotFound, as if it did not exist)."""
+    if user.is_staff:
+        return Discount.objects.all()
+    return Discount.objects.filter(shop__owner=user)
+
+
+def seller_discount_list(*, user: User, shop: str | None = None) -> QuerySet[Discount]:
+    """The codes `user` manages, newest first; for staff `shop` (slug or id) narrows the list
+    to one shop (a seller's list is their own shop's anyway)."""
+    queryset = _seller_scope(user)
+    if shop and user.is_staff:
+        queryset = queryset.filter(_shop_ref(shop, prefix="shop__"))
+    return discounts_with_targets(queryset).order_by("-created_at")
+
+
+def seller_discount_get(*, user: User, discount_id: UUID) -> Discount:
+    discount = seller_discount_list(user=user).filter(pk=discount_id).first()
     if discount is None:
         raise errors.DiscountNotFound("No such discount in your shop.")
     return discount
+
+
+def seller_discount_shop(*, user: User, shop: str | None = None) -> Shop:
+    """The shop a new code of `user` belongs to. A seller's codes always go to their own shop
+    (`shop` is ignored: nobody creates codes for another seller's shop); staff name any shop by
+    slug or id, and without `shop` fall back to a shop of their own. Raises DiscountInvalid
+    (400, pointer `/shop`) when staff name no shop or an unknown one."""
+    if shop and user.is_staff:
+        found = Shop.objects.filter(_shop_ref(shop)).first()
+        if found is None:
+            raise errors.DiscountInvalid(
+                "No such shop.",
+                errors=[{"pointer": "/shop", "code": "does_not_exist", "detail": "No such shop."}],
+            )
+        return found
+    own = Shop.objects.filter(owner=user).first()
+    if own is None:
+        detail = "Name the shop the code is for (slug or id)."
+        raise errors.DiscountInvalid(
+            detail, errors=[{"pointer": "/shop", "code": "required", "detail": detail}]
+        )
+    return own
 
 
 def _current(now: datetime) -> Q:

@@ -103,6 +103,25 @@ def _check_targets(discount: Discount, *, has_products: bool, has_categories: bo
         raise _invalid("/category_ids", "required", "applies_to=categories needs category_ids.")
 
 
+def _announce_if_new(discount: Discount, *, was_live: bool) -> bool:
+    """Mark `discount` announced (before it is saved) when it has just become public and active
+    and its shop's followers were never told about it; the caller then emits `shop.new_discount`.
+    A code is announced once: switching it off and on again is not news."""
+    is_live = discount.is_public and discount.is_active
+    if not is_live or was_live or discount.announced_at is not None:
+        return False
+    discount.announced_at = timezone.now()
+    return True
+
+
+def _emit_new_discount(discount: Discount) -> None:
+    events.emit(
+        discount_events.SHOP_NEW_DISCOUNT,
+        discount.shop_id,
+        discount_events.shop_new_discount(discount),
+    )
+
+
 def _save(discount: Discount) -> None:
     try:
         with transaction.atomic():
@@ -124,7 +143,8 @@ def discount_create(
     category_ids: Sequence[UUID] | None = None,
     **fields: Any,
 ) -> Discount:
-    """Create a shop's code. Emits `shop.new_discount` when it is public and active.
+    """Create a shop's code. Emits `shop.new_discount` when it is public and active (an
+    inactive or private code is announced by the update that makes it public and active).
 
     Raises DiscountInvalid (400 with pointers) and DiscountCodeTaken (409).
     """
@@ -137,17 +157,14 @@ def discount_create(
         shop=shop, product_ids=product_ids, category_ids=category_ids
     )
     _check_targets(discount, has_products=bool(products), has_categories=bool(categories))
+    announce = _announce_if_new(discount, was_live=False)
     _save(discount)
     if products:
         discount.products.set(products)
     if categories:
         discount.categories.set(categories)
-    if discount.is_public and discount.is_active:
-        events.emit(
-            discount_events.SHOP_NEW_DISCOUNT,
-            discount.shop_id,
-            discount_events.shop_new_discount(discount),
-        )
+    if announce:
+        _emit_new_discount(discount)
     return discount
 
 
@@ -159,11 +176,17 @@ def discount_update(
     category_ids: Sequence[UUID] | None = None,
     **fields: Any,
 ) -> Discount:
-    """Partial update; `shop` and `uses_count` are never writable here."""
+    """Partial update; `shop` and `uses_count` are never writable here. Emits
+    `shop.new_discount` when the update makes a never announced code public and active (turns
+    `is_public` on while active, or `is_active` on while public).
+
+    Raises DiscountInvalid (400 with pointers) and DiscountCodeTaken (409).
+    """
     unknown = set(fields) - set(WRITABLE_FIELDS)
     if unknown:
         raise TypeError(f"not writable: {sorted(unknown)}")
     locked = Discount.objects.select_for_update().get(pk=discount.pk)
+    was_live = locked.is_public and locked.is_active
     for name, value in fields.items():
         setattr(locked, name, value)
     _validate(locked)
@@ -173,11 +196,14 @@ def discount_update(
     has_products = bool(products) if products is not None else locked.products.exists()
     has_categories = bool(categories) if categories is not None else locked.categories.exists()
     _check_targets(locked, has_products=has_products, has_categories=has_categories)
+    announce = _announce_if_new(locked, was_live=was_live)
     _save(locked)
     if products is not None:
         locked.products.set(products)
     if categories is not None:
         locked.categories.set(categories)
+    if announce:
+        _emit_new_discount(locked)
     return locked
 
 

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.notifications.models import Notification
 from apps.notifications.models import NotificationType as T
 from apps.users.models import ShopFollow
 
@@ -69,7 +70,9 @@ def messages_for(event_type: str, data: dict[str, Any]) -> Iterable[Message]:
             data,
             recipients,
         )
-    elif event_type == "product.published":
+    elif event_type == "product.published" and data.get("first_publish", True):
+        # Followers hear about the shop's new products: a product published again after an
+        # unpublish is not news. Events written before `first_publish` existed count as firsts.
         yield Message(
             T.SHOP_NEW_PRODUCT,
             f"New: {data.get('name', '')}",
@@ -87,7 +90,7 @@ def messages_for(event_type: str, data: dict[str, Any]) -> Iterable[Message]:
             data,
             followers_of_shop=data["shop_id"],
         )
-    elif event_type == "shop.followed":
+    elif event_type == "shop.followed" and not _seller_knows_follower(data):
         yield Message(
             T.SHOP_FOLLOWED,
             "You have a new follower",
@@ -122,6 +125,18 @@ def messages_for(event_type: str, data: dict[str, Any]) -> Iterable[Message]:
             data,
             [data["parent_author_id"]],
         )
+
+
+def _seller_knows_follower(data: dict[str, Any]) -> bool:
+    """True when the seller was already told that this user follows the shop. Following is
+    idempotent but unfollowing is not remembered, so each follow/unfollow cycle emits
+    `shop.followed` again; the seller hears about a follower once (per shop and follower)."""
+    return Notification.objects.filter(
+        recipient_id=data["seller_id"],
+        type=T.SHOP_FOLLOWED,
+        data__shop_id=data.get("shop_id"),
+        data__user_id=data.get("user_id"),
+    ).exists()
 
 
 SUBSCRIBED_EVENTS = (

@@ -1,10 +1,13 @@
 """Versioned payloads of the events this app emits (topic `reviews`).
 
-- `review.created` v1, key product_id: {review_id, product_id, shop_id, seller_id, author_id,
+- `review.created` v1, key review_id: {review_id, product_id, shop_id, seller_id, author_id,
   rating}. Notifications tell the seller.
-- `comment.reply` v1, key product_id: {comment_id, parent_id, parent_author_id, product_id,
-  author_id}. Emitted when someone other than the parent's author replies; `parent_id` is the
-  comment the author answered (see Comment.reply_to).
+- `comment.reply` v1, key comment_id (the reply): {comment_id, parent_id, parent_author_id,
+  product_id, author_id}. Emitted when someone other than the parent's author replies;
+  `parent_id` is the comment the author answered (see Comment.reply_to).
+
+The key is the aggregate the event is about (the review, the reply), as for every event; the
+product is in the data.
 """
 
 from typing import Any
@@ -32,7 +35,7 @@ def emit_review_created(
         "author_id": str(author_id),
         "rating": rating,
     }
-    emit(REVIEW_CREATED, product_id, data)
+    emit(REVIEW_CREATED, review_id, data)
 
 
 def emit_comment_reply(
@@ -50,4 +53,4 @@ def emit_comment_reply(
         "product_id": str(product_id),
         "author_id": str(author_id),
     }
-    emit(COMMENT_REPLY, product_id, data)
+    emit(COMMENT_REPLY, comment_id, data)

@@ -8,16 +8,22 @@ from django.http import HttpRequest, HttpResponse
 from apps.core.exceptions import problem, problem_json_response
 
 API_PREFIX = "/api/v1/"
-# Liveness probes must work without a key (the orchestrator does not hold one).
+# Liveness probes must work without a key (the orchestrator does not hold one) and without
+# touching the database: no key handling at all, whatever headers come along.
 OPEN_PATHS = frozenset({"/api/v1/health/live"})
+# Paths whose own credential stands in for the key: the notification stream is opened by a
+# browser's EventSource, which cannot send headers, with a one-time ticket that a request
+# carrying the key (POST notifications/stream-ticket) obtained. A key sent anyway is checked.
+KEY_OPTIONAL_PATHS = frozenset({"/api/v1/notifications/stream"})
 
 
 class ApiKeyMiddleware:
     """Sets `request.api_key` (read by ApiKeyThrottle) from a valid `X-Api-Key`.
 
     A presented key that is unknown, wrong or revoked is always a 401 `auth.invalid_api_key`;
-    a missing key is a 401 only when `REQUIRE_API_KEY` is on. CORS preflights (OPTIONS) pass,
-    browsers cannot add the header to them.
+    a missing key is a 401 only when `REQUIRE_API_KEY` is on and the path is not in
+    KEY_OPTIONAL_PATHS. OPEN_PATHS and CORS preflights (OPTIONS; browsers cannot add the header
+    to them) pass untouched.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -26,13 +32,15 @@ class ApiKeyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.api_key = None  # type: ignore[attr-defined]
         path = request.path
-        if not path.startswith(API_PREFIX) or request.method == "OPTIONS":
+        if (
+            not path.startswith(API_PREFIX)
+            or request.method == "OPTIONS"
+            or path.rstrip("/") in OPEN_PATHS
+        ):
             return self.get_response(request)
         raw = request.headers.get("X-Api-Key", "").strip()
-        if path.rstrip("/") in OPEN_PATHS and not raw:
-            return self.get_response(request)
         if not raw:
-            if settings.REQUIRE_API_KEY:
+            if settings.REQUIRE_API_KEY and path.rstrip("/") not in KEY_OPTIONAL_PATHS:
                 return self._reject("This API needs an X-Api-Key header.")
             return self.get_response(request)
 

@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.core.models import BaseModel
+from apps.core.slugs import validate_slug_not_uuid
 
 
 class UserManager(BaseUserManager["User"]):
@@ -77,6 +78,23 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
         return roles
 
 
+class EndedSession(models.Model):
+    """A session (the `sid` claim of its tokens) ended by logout.
+
+    `auth/refresh` refuses every refresh token of an ended session, rotated or not, with
+    `auth.token_revoked`: a rotated one is no sign of theft once its session is over, and a
+    rotation racing the logout cannot keep the session alive (apps.users.services). A row is
+    useless once its session's refresh tokens have expired (`JWT_REFRESH_DAYS` after `ended_at`,
+    plus the few seconds a racing rotation may take)."""
+
+    session_id = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    ended_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.session_id} ({self.ended_at:%Y-%m-%d %H:%M})"
+
+
 class Address(BaseModel):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
     name = models.CharField(max_length=150)
@@ -101,7 +119,7 @@ class Shop(BaseModel):  # type: ignore[django-manager-missing]
 
     owner = models.OneToOneField(User, on_delete=models.PROTECT, related_name="shop")
     name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=140, unique=True)
+    slug = models.SlugField(max_length=140, unique=True, validators=[validate_slug_not_uuid])
     description = models.TextField(blank=True)
     logo = models.ForeignKey(
         "media.MediaAsset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

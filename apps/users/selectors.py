@@ -1,10 +1,10 @@
 """Reads for accounts, shops and API keys, scoped to what the caller may see."""
 
-import uuid
 from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from apps.core.slugs import id_first, id_or_slug
 from apps.users.errors import ShopNotFound
 from apps.users.models import Address, ApiKey, Shop, User
 
@@ -41,16 +41,17 @@ def shop_list(*, search: str = "") -> QuerySet[Shop]:
     return shops.order_by("name", "id")
 
 
-def _ident_filter(ident: str) -> Q:
-    try:
-        return Q(pk=uuid.UUID(ident))
-    except ValueError:
-        return Q(slug=ident)
-
-
 def shop_get_visible(*, ident: str, user: Any = None) -> Shop:
-    """A shop by slug or id: active ones for everyone, suspended ones to their seller and staff."""
-    shop = Shop.objects.select_related("logo").filter(_ident_filter(ident)).first()
+    """A shop by slug or id: active ones for everyone, suspended ones to their seller and staff.
+
+    A text that parses as a UUID names the shop with that id, else one whose slug it is (new
+    slugs never look like ids, older ones may)."""
+    shop = (
+        Shop.objects.select_related("logo")
+        .filter(id_or_slug(ident))
+        .order_by(*id_first(ident))
+        .first()
+    )
     if shop is None:
         raise ShopNotFound()
     if shop.status != Shop.Status.ACTIVE:

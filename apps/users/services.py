@@ -15,7 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -36,6 +36,7 @@ from apps.core.authentication import (
     token_session,
 )
 from apps.core.errors import InvalidInput
+from apps.core.slugs import first_free_slug, suffixed_slug
 from apps.users.errors import (
     AddressNotFound,
     ApiKeyNotFound,
@@ -50,7 +51,7 @@ from apps.users.errors import (
     TokenRevoked,
     WrongPassword,
 )
-from apps.users.models import Address, ApiKey, Shop, ShopFollow, User
+from apps.users.models import Address, ApiKey, EndedSession, Shop, ShopFollow, User
 
 # --- Passwords
 
@@ -118,16 +119,26 @@ def _recorded_session(raw: str) -> str | None:
         return None
 
 
+def _usable_refresh_tokens(user_id: Any) -> QuerySet[OutstandingToken]:
+    """The user's recorded refresh tokens that are neither expired nor blacklisted."""
+    return OutstandingToken.objects.filter(
+        user_id=user_id, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+
+
+def _blacklist(token_ids: list[Any]) -> None:
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=pk) for pk in token_ids], ignore_conflicts=True
+    )
+
+
 def refresh_tokens_revoke_all(*, user_id: Any, except_session: str | None = None) -> int:
     """Blacklist every outstanding, unexpired refresh token of the user, except those of the
     session `except_session` (None: no exception). Returns how many.
 
     Refresh tokens only: access tokens already issued stay valid until they expire. To end every
     session, access tokens included, use `session_revoke_all`."""
-    now = timezone.now()
-    outstanding = OutstandingToken.objects.filter(
-        user_id=user_id, expires_at__gt=now, blacklistedtoken__isnull=True
-    )
+    outstanding = _usable_refresh_tokens(user_id)
     if except_session is None:
         revoked = list(outstanding.values_list("pk", flat=True))
     else:
@@ -136,9 +147,7 @@ def refresh_tokens_revoke_all(*, user_id: Any, except_session: str | None = None
             for pk, raw in outstanding.values_list("pk", "token")
             if _recorded_session(raw) != except_session
         ]
-    BlacklistedToken.objects.bulk_create(
-        [BlacklistedToken(token_id=pk) for pk in revoked], ignore_conflicts=True
-    )
+    _blacklist(revoked)
     return len(revoked)
 
 
@@ -181,12 +190,32 @@ def _decode_refresh(raw: str) -> dict[str, Any]:
     return payload
 
 
+def _ended_session_key(payload: dict[str, Any]) -> uuid.UUID | None:
+    """What logout records to end a refresh token's session: its session id, or for a token
+    from before sessions had ids (a session of its own until its rotation gives it one) its
+    `jti`, a UUID as well. None only for a `jti` we never sign."""
+    session = token_session(payload)
+    try:
+        return uuid.UUID(session or str(payload["jti"]))
+    except ValueError:
+        return None
+
+
+def _outstanding_locked(jti: Any) -> OutstandingToken | None:
+    """The recorded refresh token with this `jti`, its row locked (in a transaction)."""
+    return (
+        # order_by: the model orders by user, an outer join FOR UPDATE cannot lock
+        OutstandingToken.objects.select_for_update().filter(jti=jti).order_by("pk").first()
+    )
+
+
 def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     """Rotate a refresh token: the presented one is blacklisted, a new pair is returned.
 
     The new token keeps the session id (`sid`) of the presented one (a token from before
     sessions had ids gets a new one). A token revoked by `tokens_generation` (logout-all,
-    password change or reset, reuse; see `token_revoked`) raises `TokenRevoked`. Presenting any
+    password change or reset, reuse; see `token_revoked`) raises `TokenRevoked`, and so does
+    any token of a session ended by logout (`session_revoke`), rotated or not. Presenting any
     other token that was already rotated or revoked is treated as theft: every session of the
     user ends as by `session_revoke_all`, access tokens included, and `TokenReused` is raised.
     The presented token's row is locked, so two concurrent refreshes with the same token yield
@@ -194,15 +223,10 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     """
     payload = _decode_refresh(raw_refresh)
     user_id: Any = payload.get(jwt_settings.USER_ID_CLAIM)  # a claim: whatever was signed
+    ended_key = _ended_session_key(payload)
     reused = False
     with transaction.atomic():
-        outstanding = (
-            # order_by: the model orders by user, an outer join FOR UPDATE cannot lock
-            OutstandingToken.objects.select_for_update()
-            .filter(jti=payload["jti"])
-            .order_by("pk")
-            .first()
-        )
+        outstanding = _outstanding_locked(payload["jti"])
         if outstanding is None:
             raise TokenInvalid("The refresh token is unknown.")
         user = User.objects.filter(pk=user_id).first()
@@ -213,6 +237,13 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
             raise TokenRevoked(
                 "This refresh token was revoked: the account signed out everywhere or its "
                 "password changed. Sign in again."
+            )
+        if ended_key is not None and EndedSession.objects.filter(pk=ended_key).exists():
+            # Checked before the blacklist too: the session was signed out, so whoever presents
+            # one of its tokens (the other tab, a refresh that lost the race with the logout)
+            # holds nothing live; ending the account's other sessions would punish the owner.
+            raise TokenRevoked(
+                "This refresh token was revoked: its session signed out. Sign in again."
             )
         if BlacklistedToken.objects.filter(token=outstanding).exists():
             # Theft: whoever holds the token also holds its access tokens, so they end too.
@@ -237,8 +268,16 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     return {"access": str(new_refresh.access_token), "refresh": str(new_refresh)}
 
 
+@transaction.atomic
 def session_revoke(*, user: User, raw_refresh: str) -> None:
-    """Log out one session: blacklist the given refresh token (idempotent)."""
+    """Log out one session: the session of the given refresh token (its `sid`) ends, the other
+    sessions go on. Idempotent; a token that was already rotated ends its session as well.
+
+    The session id is recorded (`EndedSession`): from then on `session_refresh` refuses every
+    refresh token of the session, rotated or not, with `TokenRevoked` (not as reuse), including
+    one a concurrent rotation issues while this runs. Its unexpired refresh tokens are
+    blacklisted too. Its access tokens live until they expire (authentication stays one query).
+    Raises InvalidInput for an invalid token or another account's; then nothing changes."""
     try:
         payload = _decode_refresh(raw_refresh)
     except TokenInvalid as exc:
@@ -251,9 +290,41 @@ def session_revoke(*, user: User, raw_refresh: str) -> None:
             "The refresh token belongs to another account.",
             errors=[{"pointer": "/refresh", "code": "token_invalid", "detail": "Not your token."}],
         )
-    outstanding = OutstandingToken.objects.filter(jti=payload["jti"]).first()
-    if outstanding is not None:
-        BlacklistedToken.objects.get_or_create(token=outstanding)
+    # Locked as `session_refresh` locks it: a rotation of this very token finishes first, so
+    # the token it issued is among those blacklisted below.
+    outstanding = _outstanding_locked(payload["jti"])
+    if outstanding is None:
+        return  # not one of ours any more: nothing to end
+    ended_key = _ended_session_key(payload)
+    if ended_key is not None:
+        EndedSession.objects.bulk_create(
+            [EndedSession(session_id=ended_key, user=user)], ignore_conflicts=True
+        )
+    ended = [outstanding.pk]
+    session = token_session(payload)
+    if session is not None:
+        ended += [
+            pk
+            for pk, raw in _usable_refresh_tokens(user.pk).values_list("pk", "token")
+            if _recorded_session(raw) == session
+        ]
+    _blacklist(ended)
+
+
+def sessions_prune(*, now: Any = None) -> dict[str, int]:
+    """Delete what no request can use any more: refresh-token records past their expiry (with
+    their blacklist rows; an expired token is refused on its signature alone) and logout records
+    (`EndedSession`) older than a refresh token's lifetime plus a day, by when every token of
+    their session has expired. Returns how many of each. Daily by beat (`users.prune_sessions`).
+    """
+    now = now or timezone.now()
+    _, expired = OutstandingToken.objects.filter(expires_at__lte=now).delete()
+    horizon = now - jwt_settings.REFRESH_TOKEN_LIFETIME - timedelta(days=1)
+    ended, _ = EndedSession.objects.filter(ended_at__lt=horizon).delete()
+    return {
+        "refresh_tokens": expired.get(OutstandingToken._meta.label, 0),
+        "ended_sessions": ended,
+    }
 
 
 # --- Accounts
@@ -381,14 +452,11 @@ def address_delete(*, user: User, address_id: Any) -> None:
 
 
 def unique_shop_slug(name: str) -> str:
+    """A free slug from the name (`corner-store`, `corner-store-2`…) that never reads as an id:
+    shop paths take a UUID-looking text for an id (apps.core.slugs)."""
     base = slugify(name)[:120] or "shop"
     taken = set(Shop.objects.filter(slug__startswith=base).values_list("slug", flat=True))
-    if base not in taken:
-        return base
-    number = 2
-    while f"{base}-{number}" in taken:
-        number += 1
-    return f"{base}-{number}"
+    return first_free_slug(base, taken)
 
 
 def _check_logo(*, logo_id: Any, allowed_owner_ids: set[Any]) -> Any:
@@ -430,7 +498,11 @@ def shop_create(
         raise ShopAlreadyExists()
     base = slugify(name)[:120] or "shop"
     for attempt in range(3):
-        slug = unique_shop_slug(name) if attempt == 0 else f"{base}-{secrets.token_hex(3)}"
+        slug = (
+            unique_shop_slug(name)
+            if attempt == 0
+            else suffixed_slug(base, lambda: secrets.token_hex(3))
+        )
         try:
             with transaction.atomic():
                 shop = Shop.objects.create(

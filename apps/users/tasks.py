@@ -1,4 +1,5 @@
-"""Account emails, sent by a worker so the API answers in the same time for any email."""
+"""Account emails, sent by a worker so the API answers in the same time for any email, and the
+daily prune of session records nothing can use any more."""
 
 from celery import shared_task
 from django.conf import settings
@@ -6,6 +7,7 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from apps.users.models import User
+from config.celery import RetryingTask, app
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -26,3 +28,12 @@ def send_password_reset_email(user_id: str) -> None:
     subject = render_to_string("users/password_reset_subject.txt", context).strip()
     body = render_to_string("users/password_reset_email.txt", context)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+
+
+@app.task(base=RetryingTask, name="users.prune_sessions", ignore_result=True)
+def prune_sessions() -> dict[str, int]:
+    """Delete expired refresh-token records (and their blacklist rows) and the ended sessions
+    whose refresh tokens have all expired (apps.users.services.sessions_prune)."""
+    from apps.users.services import sessions_prune
+
+    return sessions_prune()

@@ -542,6 +542,7 @@ def test_publish_and_unpublish_emit_events(seller_client, shop):
         "name": "Widget",
         "slug": "widget",
         "price": "19.99",
+        "first_publish": True,
     }
     # Publishing again changes nothing and emits nothing.
     assert seller_client.post(f"/api/v1/products/{product.pk}/publish").status_code == 200
@@ -555,6 +556,34 @@ def test_publish_and_unpublish_emit_events(seller_client, shop):
     )
     assert seller_client.post(f"/api/v1/products/{product.pk}/unpublish").status_code == 200
     assert OutboxEvent.objects.filter(type="product.unpublished").count() == 1
+
+
+def test_republishing_emits_product_published_with_first_publish_false(seller_client, shop):
+    product = make_product(shop, publish=False, price="19.99")
+    for _ in range(3):
+        assert seller_client.post(f"/api/v1/products/{product.pk}/publish").status_code == 200
+        assert seller_client.post(f"/api/v1/products/{product.pk}/unpublish").status_code == 200
+    response = seller_client.post(f"/api/v1/products/{product.pk}/publish")
+    assert response.status_code == 200
+    assert response.json()["status"] == "published"
+
+    # Every publication is a `product.published` event; only the first one is new.
+    events = list(OutboxEvent.objects.filter(type="product.published").order_by("seq"))
+    assert [(e.key, e.payload["first_publish"]) for e in events] == [
+        (str(product.pk), True),
+        (str(product.pk), False),
+        (str(product.pk), False),
+        (str(product.pk), False),
+    ]
+    assert events[-1].payload == {
+        "product_id": str(product.pk),
+        "shop_id": str(shop.pk),
+        "name": "Widget",
+        "slug": "widget",
+        "price": "19.99",
+        "first_publish": False,
+    }
+    assert OutboxEvent.objects.filter(type="product.unpublished").count() == 3
 
 
 def test_publish_needs_an_active_variant(seller_client, shop):

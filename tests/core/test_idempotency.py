@@ -4,8 +4,10 @@ import threading
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from tests.conftest import auth_client
@@ -255,3 +257,45 @@ def test_a_waiter_gives_up_with_409_in_progress_after_the_wait_bound(settings):
         APIClient(HTTP_X_CART_TOKEN="slow"), {}, "race-key", url="/api/v1/test/slow?delay=1"
     )
     assert replay.content == by_status[201].content
+
+
+# --- secrets shown once are not kept (redact_when_stored)
+
+SECRET_URL = "/api/v1/test/secret"
+
+
+def stored_values() -> list[bytes]:
+    """Every value this test run holds in Redis, as stored (the records are pickled)."""
+    redis = get_redis_connection("default")
+    prefix = cache.make_key("")  # this run's key prefix and version
+    return [redis.get(key) or b"" for key in redis.scan_iter(match=f"{prefix}*")]
+
+
+def test_a_redacted_field_is_null_in_the_record_and_the_replay(api_client):
+    need_redis()
+    first = post(api_client, {}, "k", url=SECRET_URL)
+    assert first.status_code == 201
+    secret = first.json()["secret"]
+
+    replay = post(api_client, {}, "k", url=SECRET_URL)
+
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay["Content-Type"] == "application/json"
+    # the same body, the named top-level field null (a field it does not have is not added)
+    assert replay.json() == {**first.json(), "secret": None}
+    assert list(replay.json()) == ["id", "secret", "note"]
+    values = stored_values()
+    assert [v for v in values if first.json()["id"].encode() in v]  # the record is there
+    assert not [v for v in values if secret.encode() in v]
+
+
+def test_a_body_that_cannot_be_redacted_is_not_stored(api_client):
+    first = post(api_client, {}, "k", url=SECRET_URL + "?text=1")
+    assert first.status_code == 201
+
+    again = post(api_client, {}, "k", url=SECRET_URL + "?text=1")
+
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    assert again.content != first.content  # the view ran again: a new secret

@@ -15,6 +15,7 @@ test_patterns = [
     path("groups", views.GroupCreateApi.as_view()),
     path("flaky", views.FlakyApi.as_view()),
     path("slow", views.SlowApi.as_view()),
+    path("secret", views.SecretApi.as_view()),
     path("upload", views.UploadApi.as_view()),
     path("throttled", views.ThrottledApi.as_view()),
     path("login", views.LoginThrottledApi.as_view()),

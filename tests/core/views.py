@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+import secrets
 import time
 import uuid
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -18,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.errors import Conflict, RuleViolation
+from apps.core.idempotency import redact_when_stored
 from apps.core.openapi import problem_responses
 from apps.core.permissions import IsAuthenticatedUser, IsStaff
 from apps.core.throttling import LoginEmailThrottle, LoginIpThrottle
@@ -129,6 +132,21 @@ class GroupCreateApi(APIView):
         response = Response({"id": group.pk, "name": group.name, "nonce": uuid.uuid4().hex}, 201)
         response["Location"] = f"/api/v1/test/groups/{group.pk}"
         return response
+
+
+class SecretApi(APIView):
+    """Shows a secret once, as POST /api-keys does; `?text=1` answers it as plain text."""
+
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        secret = secrets.token_urlsafe(24)
+        if request.query_params.get("text"):
+            return redact_when_stored(
+                HttpResponse(secret, status=201, content_type="text/plain"), "secret"
+            )
+        body = {"id": uuid.uuid4().hex, "secret": secret, "note": {"secret": "nested, kept"}}
+        return redact_when_stored(Response(body, status=201), "secret", "absent")
 
 
 class SlowApi(APIView):

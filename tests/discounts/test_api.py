@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.catalog.models import Product
 from apps.discounts.models import Discount, DiscountRedemption
+from apps.events.models import OutboxEvent
 from apps.users.models import Shop
 from tests.catalog.factories import ProductFactory, category
 from tests.conftest import auth_client
@@ -61,6 +62,7 @@ def test_create_returns_201_with_every_field(seller, shop):
     discount = Discount.objects.get()
     assert body == {
         "id": str(discount.pk),
+        "shop": {"id": str(shop.pk), "slug": shop.slug, "name": shop.name},
         "code": "SAVE10",
         "name": "Save ten",
         "description": "Ten percent",
@@ -182,7 +184,7 @@ def test_patch_validates_against_the_stored_state(seller, shop):
     assert ok.json()["name"] == "Renamed"
 
 
-def test_permission_matrix(shop, seller, api_client):
+def test_permission_matrix(shop, seller, api_client, staff_client):
     discount = DiscountFactory(shop=shop)
     detail = f"{SELLER}/{discount.pk}"
     other_seller = auth_client(ShopFactory().owner)
@@ -207,6 +209,105 @@ def test_permission_matrix(shop, seller, api_client):
     listed = seller.get(SELLER).json()
     assert [d["id"] for d in listed["results"]] == [str(discount.pk)]
     assert seller.get(detail).status_code == 200
+    # Staff act on every shop's codes.
+    assert [d["id"] for d in staff_client.get(SELLER).json()["results"]] == [str(discount.pk)]
+    assert staff_client.get(detail).status_code == 200
+    assert staff_client.patch(detail, {"name": "Staff edit"}).status_code == 200
+    assert staff_client.post(SELLER, payload(shop=shop.slug)).status_code == 201
+    assert staff_client.delete(detail).status_code == 204
+    assert list(Discount.objects.values_list("shop_id", "code")) == [(shop.pk, "SAVE10")]
+
+
+def test_staff_list_every_shop_and_narrow_by_slug_or_id(shop, seller, staff_client):
+    other = ShopFactory()
+    own_old = DiscountFactory(shop=shop, code="OLD")
+    foreign = DiscountFactory(shop=other, code="FOREIGN")
+    own_new = DiscountFactory(shop=shop, code="NEW")
+
+    def ids(client, **query):
+        response = client.get(SELLER, query)
+        assert response.status_code == 200, response.content
+        return [d["id"] for d in response.json()["results"]]
+
+    assert ids(staff_client) == [str(own_new.pk), str(foreign.pk), str(own_old.pk)]
+    assert ids(staff_client, shop=shop.slug) == [str(own_new.pk), str(own_old.pk)]
+    assert ids(staff_client, shop=str(other.pk).upper()) == [str(foreign.pk)]
+    assert ids(staff_client, shop="no-such-shop") == []
+    # A seller's `?shop=` changes nothing: their own codes only.
+    assert ids(seller, shop=other.slug) == [str(own_new.pk), str(own_old.pk)]
+    listed = staff_client.get(SELLER, {"shop": other.slug}).json()["results"]
+    assert listed[0]["shop"] == {"id": str(other.pk), "slug": other.slug, "name": other.name}
+
+
+def test_staff_read_update_and_delete_any_shops_code(shop, staff_client):
+    discount = DiscountFactory(shop=shop, is_public=False, name="Before")
+    detail = f"{SELLER}/{discount.pk}"
+
+    fetched = staff_client.get(detail)
+    assert fetched.status_code == 200
+    assert fetched.json()["id"] == str(discount.pk)
+
+    patched = staff_client.patch(detail, {"name": "After", "is_public": True}, format="json")
+    assert patched.status_code == 200, patched.content
+    assert (patched.json()["name"], patched.json()["is_public"]) == ("After", True)
+    stored = Discount.objects.get(pk=discount.pk)
+    assert (stored.shop_id, stored.name, stored.is_public) == (shop.pk, "After", True)
+    # Staff making the code public announce it to the shop's followers like its seller would.
+    (event,) = OutboxEvent.objects.filter(type="shop.new_discount")
+    assert (event.key, event.payload["discount_id"]) == (str(shop.pk), str(discount.pk))
+
+    assert staff_client.delete(detail).status_code == 204
+    assert not Discount.objects.filter(pk=discount.pk).exists()
+    missing = staff_client.get(detail)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "discount.not_found"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [lambda s: s.slug, lambda s: str(s.pk), lambda s: str(s.pk).upper()],
+    ids=["slug", "id", "ID"],
+)
+def test_staff_create_a_code_for_the_shop_they_name(shop, staff_client, ref):
+    response = staff_client.post(SELLER, payload(shop=ref(shop), is_public=True), format="json")
+    assert response.status_code == 201, response.content
+    discount = Discount.objects.get()
+    assert (discount.shop_id, discount.code) == (shop.pk, "SAVE10")
+    assert response.json()["id"] == str(discount.pk)
+    assert response.json()["shop"] == {"id": str(shop.pk), "slug": shop.slug, "name": shop.name}
+    (event,) = OutboxEvent.objects.filter(type="shop.new_discount")
+    assert event.payload["shop_id"] == str(shop.pk)
+
+
+@pytest.mark.parametrize(
+    ("shop_ref", "code", "detail"),
+    [
+        (None, "required", "Name the shop the code is for (slug or id)."),
+        ("", "blank", "This field may not be blank."),
+        ("no-such-shop", "does_not_exist", "No such shop."),
+        (str(uuid.uuid4()), "does_not_exist", "No such shop."),
+    ],
+)
+def test_staff_without_a_shop_must_name_an_existing_one(staff_client, shop_ref, code, detail):
+    body = payload() if shop_ref is None else payload(shop=shop_ref)
+    response = staff_client.post(SELLER, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["errors"] == [{"pointer": "/shop", "code": code, "detail": detail}]
+    assert not Discount.objects.exists()
+
+
+def test_staff_with_a_shop_create_for_their_own_unless_they_name_another(shop):
+    staff_seller = ShopFactory(owner=UserFactory(is_staff=True))
+    client = auth_client(staff_seller.owner)
+    own = client.post(SELLER, payload(code="MINE"), format="json")
+    assert own.status_code == 201, own.content
+    named = client.post(SELLER, payload(code="THEIRS", shop=shop.slug), format="json")
+    assert named.status_code == 201, named.content
+    assert dict(Discount.objects.values_list("code", "shop_id")) == {
+        "MINE": staff_seller.pk,
+        "THEIRS": shop.pk,
+    }
 
 
 def test_delete_unused_removes_used_deactivates(seller, shop):
@@ -232,6 +333,18 @@ def test_seller_list_query_count_is_constant(seller, shop):
         d.products.add(ProductFactory(shop=shop))
     with CaptureQueriesContext(connection) as many:
         assert len(seller.get(SELLER).json()["results"]) == 6
+    assert len(many) == len(one)
+
+
+def test_staff_list_query_count_does_not_grow_with_shops(staff_client):
+    DiscountFactory()
+    with CaptureQueriesContext(connection) as one:
+        staff_client.get(SELLER)
+    for _ in range(5):
+        d = DiscountFactory(applies_to="products")
+        d.products.add(ProductFactory(shop=d.shop))
+    with CaptureQueriesContext(connection) as many:
+        assert len(staff_client.get(SELLER).json()["results"]) == 6
     assert len(many) == len(one)
 
 

@@ -1,9 +1,11 @@
+import importlib
 import threading
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -14,6 +16,7 @@ from apps.discounts.services import (
     discount_create,
     discount_redeem,
     discount_release,
+    discount_update,
     discounts_redeem,
 )
 from apps.events.models import OutboxEvent
@@ -56,11 +59,12 @@ def test_public_active_code_emits_shop_new_discount():
         "value": "10.00",
         "ends_at": ends.isoformat(),
     }
+    assert Discount.objects.get(pk=discount.pk).announced_at is not None
 
 
 @pytest.mark.parametrize(("is_public", "is_active"), [(False, True), (True, False)])
 def test_private_or_inactive_code_emits_nothing(is_public, is_active):
-    discount_create(
+    discount = discount_create(
         shop=ShopFactory(),
         code="HUSH",
         name="Hush",
@@ -70,6 +74,120 @@ def test_private_or_inactive_code_emits_nothing(is_public, is_active):
         is_active=is_active,
     )
     assert not OutboxEvent.objects.filter(type="shop.new_discount").exists()
+    assert Discount.objects.get(pk=discount.pk).announced_at is None
+
+
+def _announcements(discount):
+    return list(
+        OutboxEvent.objects.filter(
+            type="shop.new_discount", payload__discount_id=str(discount.pk)
+        ).values_list("key", "payload")
+    )
+
+
+def _private_code(**fields):
+    return discount_create(
+        shop=ShopFactory(),
+        code="LATER",
+        name="Later",
+        type="fixed_amount",
+        value=Decimal("5"),
+        **fields,
+    )
+
+
+def test_update_that_makes_a_code_public_announces_it_once():
+    discount = _private_code(is_public=False)
+    assert discount.announced_at is None
+
+    updated = discount_update(discount=discount, is_public=True)
+
+    assert updated.announced_at is not None
+    assert _announcements(discount) == [
+        (
+            str(discount.shop_id),
+            {
+                "discount_id": str(discount.pk),
+                "shop_id": str(discount.shop_id),
+                "code": "LATER",
+                "name": "Later",
+                "description": "",
+                "type": "fixed_amount",
+                "value": "5.00",
+                "ends_at": None,
+            },
+        )
+    ]
+    announced_at = Discount.objects.get(pk=discount.pk).announced_at
+    assert announced_at == updated.announced_at
+    # Hidden and shown again, edited while public: not news any more.
+    discount_update(discount=discount, is_public=False)
+    discount_update(discount=discount, is_public=True)
+    discount_update(discount=discount, name="Renamed", is_public=True)
+    assert len(_announcements(discount)) == 1
+    assert Discount.objects.get(pk=discount.pk).announced_at == announced_at
+
+
+def test_switching_on_an_inactive_public_code_announces_it_once():
+    discount = _private_code(is_public=True, is_active=False)
+    assert _announcements(discount) == []
+
+    discount_update(discount=discount, is_active=True)
+    discount_update(discount=discount, is_active=False)
+    discount_update(discount=discount, is_active=True)
+
+    assert len(_announcements(discount)) == 1
+
+
+def test_a_code_announced_at_creation_is_not_announced_again():
+    discount = _private_code(is_public=True)
+    announced_at = discount.announced_at
+    assert announced_at is not None
+    discount_update(discount=discount, is_active=False)
+    discount_update(discount=discount, is_active=True)
+    assert len(_announcements(discount)) == 1
+    assert Discount.objects.get(pk=discount.pk).announced_at == announced_at
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"is_public": True, "is_active": False},  # public but off
+        {"is_active": True},  # on but private
+        {"name": "Renamed"},  # nothing about visibility changed
+    ],
+)
+def test_update_that_leaves_a_code_unlisted_announces_nothing(fields):
+    discount = _private_code(is_public=False, is_active=False)
+    discount_update(discount=discount, **fields)
+    assert _announcements(discount) == []
+    assert Discount.objects.get(pk=discount.pk).announced_at is None
+
+
+def test_failed_update_announces_nothing():
+    discount = _private_code(is_public=False)
+    with pytest.raises(errors.DiscountInvalid):
+        discount_update(discount=discount, is_public=True, value=Decimal("0"))
+    assert _announcements(discount) == []
+    stored = Discount.objects.get(pk=discount.pk)
+    assert (stored.is_public, stored.announced_at) == (False, None)
+
+
+def test_migration_counts_live_codes_as_announced():
+    migration = importlib.import_module("apps.discounts.migrations.0002_discount_announced_at")
+    live = DiscountFactory(is_public=True, is_active=True)
+    private = DiscountFactory(is_public=False, is_active=True)
+    off = DiscountFactory(is_public=True, is_active=False)
+
+    migration.mark_live_codes_announced(django_apps, None)
+
+    assert Discount.objects.get(pk=live.pk).announced_at == live.created_at
+    assert Discount.objects.get(pk=private.pk).announced_at is None
+    assert Discount.objects.get(pk=off.pk).announced_at is None
+    # Switched off and on again later, the live code is not announced a second time.
+    discount_update(discount=live, is_active=False)
+    discount_update(discount=live, is_active=True)
+    assert _announcements(live) == []
 
 
 def test_redeem_counts_and_refuses_beyond_max_uses():

@@ -49,6 +49,10 @@ class Api:
         extra.setdefault("format", "json")
         return self._call("post", path, data, **extra)
 
+    def patch(self, path: str, data: Any = None, **extra: Any) -> Any:
+        extra.setdefault("format", "json")
+        return self._call("patch", path, data, **extra)
+
     def delete(self, path: str, **extra: Any) -> Any:
         return self._call("delete", path, None, **extra)
 

@@ -121,6 +121,72 @@ def test_shop_news_fans_out_to_followers_only(
     assert mail.outbox == []
 
 
+def test_republished_product_is_not_news_to_followers(parties, django_capture_on_commit_callbacks):
+    buyer, shop, _bystander = parties
+    ShopFollow.objects.create(shop=shop, user=buyer)
+    data = {
+        "product_id": "p",
+        "shop_id": str(shop.pk),
+        "name": "Phone",
+        "slug": "phone",
+        "price": "9.99",
+    }
+    emit_committed(
+        django_capture_on_commit_callbacks,
+        "product.published",
+        "p",
+        {**data, "first_publish": True},
+    )
+    for _ in range(3):
+        emit_committed(
+            django_capture_on_commit_callbacks,
+            "product.published",
+            "p",
+            {**data, "first_publish": False},
+        )
+
+    (news,) = Notification.objects.filter(recipient=buyer)
+    assert (news.type, news.title, news.data) == (
+        "shop.new_product",
+        "New: Phone",
+        {**data, "first_publish": True},
+    )
+    assert Notification.objects.count() == 1
+
+
+def test_seller_hears_about_a_follower_once_however_often_they_refollow(
+    parties, django_capture_on_commit_callbacks
+):
+    buyer, shop, bystander = parties
+    other_shop = ShopFactory()
+
+    def followed(the_shop, user):
+        data = {
+            "shop_id": str(the_shop.pk),
+            "user_id": str(user.pk),
+            "seller_id": str(the_shop.owner_id),
+        }
+        emit_committed(django_capture_on_commit_callbacks, "shop.followed", the_shop.pk, data)
+        return data
+
+    first = followed(shop, buyer)
+    for _ in range(3):  # unfollow and follow again: a new event each time
+        followed(shop, buyer)
+    followed(shop, bystander)
+    followed(other_shop, buyer)
+
+    told = list(Notification.objects.filter(type="shop.followed"))
+    assert sorted((str(n.recipient_id), n.data["user_id"]) for n in told) == sorted(
+        [
+            (str(shop.owner_id), str(buyer.pk)),
+            (str(shop.owner_id), str(bystander.pk)),
+            (str(other_shop.owner_id), str(buyer.pk)),
+        ]
+    )
+    assert Notification.objects.get(recipient=shop.owner, data__user_id=str(buyer.pk)).data == first
+    assert Notification.objects.count() == 3
+
+
 @pytest.mark.parametrize(
     ("event_type", "data", "expected_type"),
     [

@@ -122,7 +122,7 @@ def test_reply_event_goes_to_parent_author_but_not_to_oneself(product):
 
     events = list(OutboxEvent.objects.filter(type="comment.reply"))
     assert len(events) == 1
-    assert events[0].key == str(product.pk)
+    assert events[0].key == str(reply.pk)  # the reply; the product is in the data
     assert events[0].payload == {
         "comment_id": str(reply.pk),
         "parent_id": str(root.pk),

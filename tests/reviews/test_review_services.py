@@ -204,7 +204,7 @@ def test_event_review_created(product):
 
     event = OutboxEvent.objects.get(type="review.created")
     assert event.topic == "reviews"
-    assert event.key == str(product.pk)
+    assert event.key == str(review.pk)  # the aggregate; the product is in the data
     assert event.payload == {
         "review_id": str(review.pk),
         "product_id": str(product.pk),

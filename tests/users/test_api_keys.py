@@ -2,13 +2,17 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
+from django_redis import get_redis_connection
+from drf_spectacular.generators import SchemaGenerator
 
 from apps.users.models import ApiKey
 from apps.users.services import api_key_create, api_key_revoke
 from tests.conftest import auth_client
+from tests.services import need_redis
 from tests.users.assertions import assert_problem, pointers
 from tests.users.factories import UserFactory
 
@@ -205,3 +209,104 @@ def test_create_api_key_command_rejects_bad_rate():
     with pytest.raises(CommandError, match="rate"):
         call_command("create_api_key", "partner", "--rate", "fast")
     assert not ApiKey.objects.exists()
+
+
+# --- paths without key handling
+
+
+@pytest.mark.parametrize("require", [True, False])
+def test_liveness_ignores_any_key_and_touches_nothing(
+    api_client, require, django_assert_num_queries
+):
+    key, raw = api_key_create(name="probe")
+    prefix = raw.partition(".")[0]
+    api_key_revoke(key_id=key.pk)
+    with override_settings(REQUIRE_API_KEY=require):
+        for sent in (raw, f"{prefix}.wrong", "garbage"):
+            with django_assert_num_queries(0):
+                response = api_client.get("/api/v1/health/live", HTTP_X_API_KEY=sent)
+            assert response.status_code == 200
+            assert response.json() == {"status": "ok"}
+
+
+def test_liveness_does_not_record_a_valid_keys_use(api_client):
+    key, raw = api_key_create(name="probe")
+    assert api_client.get("/api/v1/health/live", HTTP_X_API_KEY=raw).status_code == 200
+    key.refresh_from_db()
+    assert key.last_used_at is None
+
+
+@override_settings(REQUIRE_API_KEY=True)
+def test_the_notification_stream_needs_its_ticket_not_a_key(api_client):
+    need_redis()
+    user = UserFactory()
+    _, raw = api_key_create(name="web")
+    # the ticket is issued to a request that carries the key
+    assert_problem(
+        auth_client(user).post("/api/v1/notifications/stream-ticket"), 401, "auth.invalid_api_key"
+    )
+    issued = auth_client(user).post("/api/v1/notifications/stream-ticket", HTTP_X_API_KEY=raw)
+    assert issued.status_code == 201
+
+    # EventSource sends no headers: the ticket alone opens the stream
+    response = api_client.get(issued.json()["url"])
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    response.close()
+    # a bad ticket is the stream's own 401, not the key's
+    assert_problem(
+        api_client.get("/api/v1/notifications/stream", {"ticket": "spent"}),
+        401,
+        "notification.invalid_ticket",
+    )
+
+
+@pytest.mark.parametrize("require", [True, False])
+def test_a_key_sent_to_the_notification_stream_is_still_checked(api_client, require):
+    with override_settings(REQUIRE_API_KEY=require):
+        response = api_client.get(
+            "/api/v1/notifications/stream", {"ticket": "x"}, HTTP_X_API_KEY="mk_unknown.secret"
+        )
+    assert_problem(response, 401, "auth.invalid_api_key")
+
+
+# --- Idempotency-Key: the secret is never kept for replays
+
+
+def test_an_idempotent_key_creation_never_stores_the_secret(staff_client):
+    need_redis()
+    first = staff_client.post(
+        "/api/v1/api-keys", {"name": "storefront"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert first.status_code == 201
+    secret = first.json()["key"].partition(".")[2]
+
+    redis = get_redis_connection("default")
+    keys = list(redis.scan_iter(match=f"{cache.make_key('idem:')}*"))
+    assert len(keys) == 1  # the record (the lock is gone)
+    stored = redis.get(keys[0])
+    assert first.json()["prefix"].encode() in stored
+    assert secret.encode() not in stored
+    assert not [
+        key
+        for key in redis.scan_iter(match=f"{cache.make_key('')}*")
+        if secret.encode() in (redis.get(key) or b"")
+    ]
+
+    replay = staff_client.post(
+        "/api/v1/api-keys", {"name": "storefront"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == {**first.json(), "key": None}
+    assert ApiKey.objects.count() == 1
+
+
+def test_the_schema_documents_the_blank_key_on_replay():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/v1/api-keys"]["post"]
+    assert "`key` null" in operation["description"]
+    assert "Idempotent-Replayed: true" in operation["description"]
+    created = schema["components"]["schemas"]["ApiKeyCreatedOutput"]["properties"]["key"]
+    assert created["nullable"] is True

@@ -98,3 +98,34 @@ def test_concurrent_shop_creates_for_one_owner_make_one_shop():
     assert sum(isinstance(r, Shop) for r in results) == 1, results
     assert sum(isinstance(r, ShopAlreadyExists) for r in results) == 2
     assert Shop.objects.filter(owner=owner).count() == 1
+
+
+def test_a_refresh_racing_a_logout_of_its_session_leaves_nothing_alive():
+    need_postgres()
+    from apps.users.errors import TokenRevoked
+    from apps.users.services import session_revoke
+
+    user = UserFactory()
+    other = session_tokens_issue(user=user)["refresh"]
+    for _ in range(5):
+        # Two tabs of one session: one refreshes, the other logs out, each with the token both
+        # hold.
+        held = session_tokens_issue(user=user)["refresh"]
+        results = race(
+            lambda held=held: session_refresh(raw_refresh=held),
+            lambda held=held: session_revoke(user=User.objects.get(pk=user.pk), raw_refresh=held),
+        )
+        assert results[1] is None, results
+        rotated = results[0]
+        if isinstance(rotated, dict):  # the refresh won: its new token ends with the session
+            with pytest.raises(TokenRevoked):
+                session_refresh(raw_refresh=rotated["refresh"])
+        else:  # the logout won: the refresh is refused as revoked, not as reuse
+            assert isinstance(rotated, TokenRevoked), results
+        with pytest.raises(TokenRevoked):
+            session_refresh(raw_refresh=held)
+    user.refresh_from_db()
+    assert user.tokens_generation == 0
+    # the other session lives on
+    other = session_refresh(raw_refresh=other)["refresh"]
+    assert session_refresh(raw_refresh=other)["refresh"]

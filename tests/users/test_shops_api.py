@@ -1,6 +1,9 @@
+import uuid
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.utils.text import slugify
 
 from apps.events.models import OutboxEvent
 from apps.users.models import Shop, ShopFollow
@@ -341,3 +344,64 @@ def test_follow_unknown_or_suspended_shop_is_404(user_client):
         user_client.post(f"/api/v1/shops/{suspended.slug}/follow"), 404, "shop.not_found"
     )
     assert not ShopFollow.objects.exists()
+
+
+# --- slugs never read as ids (apps.core.slugs)
+
+UUID_HEX = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "name", [UUID_HEX, "01234567-89ab-cdef-0123-456789abcdef", "{0123456789ABCDEF0123456789ABCDEF}"]
+)
+def test_a_shop_named_like_an_id_gets_a_slug_that_is_not_one(user_client, name):
+    response = user_client.post("/api/v1/shops", {"name": name})
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["slug"] == f"{slugify(name)}-2"
+    detail = user_client.get(f"/api/v1/shops/{body['slug']}")
+    assert detail.status_code == 200
+    assert detail.json() == body
+
+
+def test_numbering_skips_a_slug_that_would_read_as_an_id(api_client, user_client):
+    base = UUID_HEX[:-1]  # 31 hex digits: "-2" to "-9" would make 32
+    ShopFactory(name=base, slug=base)
+
+    response = user_client.post("/api/v1/shops", {"name": base})
+
+    assert response.status_code == 201
+    assert response.json()["slug"] == f"{base}-10"
+    detail = api_client.get(f"/api/v1/shops/{base}-10")
+    assert detail.status_code == 200
+    assert detail.json()["id"] == response.json()["id"]
+
+
+def test_a_shop_with_an_id_looking_slug_from_before_is_found_by_it(api_client):
+    legacy = ShopFactory(slug=UUID_HEX)
+
+    response = api_client.get(f"/api/v1/shops/{UUID_HEX}")
+
+    assert response.status_code == 200
+    assert response.json()["id"] == str(legacy.pk)
+    assert response.json()["slug"] == UUID_HEX
+    assert auth_client(legacy.owner).post(f"/api/v1/shops/{UUID_HEX}/follow").status_code == 422
+
+
+def test_an_id_wins_over_a_slug_that_looks_like_it(api_client):
+    owner = ShopFactory(id=uuid.UUID(UUID_HEX))
+    ShopFactory(name="Aaa impostor", slug=UUID_HEX)  # sorts first by name
+
+    for ident in (UUID_HEX, str(owner.pk)):
+        response = api_client.get(f"/api/v1/shops/{ident}")
+        assert response.status_code == 200
+        assert response.json()["id"] == str(owner.pk)
+
+
+def test_the_model_refuses_an_id_looking_slug(user):
+    shop = Shop(owner=user, name="X", slug=UUID_HEX)
+    with pytest.raises(ValidationError) as caught:
+        shop.full_clean()
+    assert caught.value.error_dict["slug"][0].code == "slug_is_uuid"
+    assert not Shop.objects.exists()

@@ -25,6 +25,7 @@ from apps.users.models import User
 from apps.users.services import password_reset_link, session_revoke_all
 from tests.users.assertions import assert_problem
 from tests.users.factories import DEFAULT_PASSWORD, UserFactory
+from tests.users.sessions import bearer, login, refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -52,22 +53,6 @@ REFRESH_REVOKED = {
     "detail": "This refresh token was revoked: the account signed out everywhere or its "
     "password changed. Sign in again.",
 }
-
-
-def login(email: str, password: str = DEFAULT_PASSWORD) -> dict:
-    response = APIClient().post("/api/v1/auth/login", {"email": email, "password": password})
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
-
-
-def refresh(token: str):
-    return APIClient().post("/api/v1/auth/refresh", {"refresh": token})
 
 
 def claims(token: str) -> dict:

@@ -44,6 +44,7 @@ from apps.core.openapi import problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsSeller
 from apps.core.renderers import OrjsonRenderer
+from apps.core.slugs import id_first
 from apps.users.request_user import request_user
 
 # Conflicts a seller's write can meet (documented so clients and the schema fuzz expect them).
@@ -215,7 +216,11 @@ def _acting_shop(user: Any, requested: str | None) -> Any:
     from apps.users.models import Shop
 
     if user.is_staff and requested:
-        shop = Shop.objects.filter(selectors._ident_q(requested)).first()
+        shop = (
+            Shop.objects.filter(selectors._ident_q(requested))
+            .order_by(*id_first(requested))
+            .first()
+        )
         if shop is None:
             raise InvalidProduct(
                 "Unknown shop.",
@@ -277,9 +282,20 @@ class ProductDetailApi(FastPathThrottleMixin, APIView):
         summary="A product by id or slug (drafts only to their seller and staff)",
     )
     def get(self, request: Request, ident: str) -> HttpResponse:
-        product_id = selectors.product_resolve_id(
-            ident=ident, user=request.user, shop=request.query_params.get("shop", "")
-        )
+        shop = request.query_params.get("shop", "")
+        product_id = selectors.product_resolve_id(ident=ident, user=request.user, shop=shop)
+        entry = self._visible_entry(request, product_id)
+        if entry is None and selectors.as_uuid(ident) is not None:
+            # No product the caller may see has this id: it may be a slug that looks like one
+            # (made before slugs could not; apps.core.slugs). Only a miss pays for this query.
+            product_id = selectors.product_resolve_slug(ident=ident, user=request.user, shop=shop)
+            entry = self._visible_entry(request, product_id)
+        if entry is None:
+            raise ProductNotFound(f"No product {ident!r}.")
+        return cached_response(request, entry, public=_public(entry))
+
+    @staticmethod
+    def _visible_entry(request: Request, product_id: Any) -> dict[str, Any] | None:
         entry = product_detail_cached(product_id, lambda: _detail_entry(product_id))
         if entry is None or not selectors.product_visible_to(
             product_status=entry["status"],
@@ -287,8 +303,8 @@ class ProductDetailApi(FastPathThrottleMixin, APIView):
             owner_id=entry["owner_id"],
             user=request.user,
         ):
-            raise ProductNotFound(f"No product {ident!r}.")
-        return cached_response(request, entry, public=_public(entry))
+            return None
+        return entry
 
     @extend_schema(
         request=ProductUpdateInput,

@@ -13,7 +13,20 @@ def _money(**kwargs: Any) -> serializers.DecimalField:
 
 
 class DiscountInput(serializers.Serializer):
-    """Seller input. `shop`, `uses_count` and ids are not fields here: they cannot be written."""
+    """Seller input. `uses_count` and ids are not fields here: they cannot be written. `shop`
+    only names a new code's shop, for staff; a code never changes shop."""
+
+    # One serializer for POST and PATCH (PATCH ignores `shop`): a second input component with
+    # the same `type` choices would give the schema's enum a hashed name.
+    shop = serializers.CharField(
+        required=False,
+        max_length=140,
+        help_text=(
+            "staff only, on create: the shop (slug or id) the code is for; required for staff "
+            "without a shop of their own. Ignored for sellers (their codes always go to their "
+            "own shop) and on update."
+        ),
+    )
 
     code = serializers.RegexField(
         CODE_PATTERN,
@@ -47,8 +60,22 @@ class DiscountInput(serializers.Serializer):
     combinable = serializers.BooleanField(required=False, default=False)
 
 
+class SellerDiscountListQuery(serializers.Serializer):
+    shop = serializers.CharField(
+        required=False, max_length=140, help_text="staff only: one shop's codes (slug or id)"
+    )
+
+
+class DiscountShopOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+
+
 class DiscountOutput(serializers.Serializer):
     id = serializers.UUIDField()
+    # Which shop the code belongs to: staff list every shop's codes.
+    shop = DiscountShopOutput()
     code = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()

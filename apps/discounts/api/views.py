@@ -1,15 +1,14 @@
 import uuid
-from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.pagination import PageNumberPagination
+from apps.core.permissions import IsSeller
 from apps.discounts import selectors, services
 from apps.discounts.api.serializers import (
     DiscountInput,
@@ -17,58 +16,76 @@ from apps.discounts.api.serializers import (
     DiscountProductOutput,
     DiscountProductsQuery,
     PublicDiscountOutput,
+    SellerDiscountListQuery,
 )
 from apps.discounts.errors import DiscountNotFound
 from apps.users.request_user import request_user
 
-
-class HasShop(BasePermission):
-    """The caller is signed in and owns a shop (seller tools act on the caller's own shop)."""
-
-    message = "Only sellers may do this. Open a shop first."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and hasattr(user, "shop"))
+SELLER_SCOPE = (
+    "Sellers act on their own shop's codes (another shop's code is 404 `discount.not_found`); "
+    "staff on every shop's."
+)
 
 
 class SellerDiscountListApi(APIView):
-    permission_classes = [HasShop]
+    permission_classes = [IsSeller]
     pagination_class = PageNumberPagination  # also tells the schema the list is paged
 
     @extend_schema(
         operation_id="seller_discounts_list",
         responses=DiscountOutput(many=True),
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        parameters=[
+            SellerDiscountListQuery,
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
+        description=(
+            "The codes of the caller's shop, newest first; staff get every shop's codes, "
+            "`?shop=` (slug or id) narrows them to one shop."
+        ),
     )
     def get(self, request: Request) -> Response:
+        query = SellerDiscountListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(
-            selectors.seller_discount_list(shop=request_user(request).shop), request, view=self
+        queryset = selectors.seller_discount_list(
+            user=request_user(request), shop=query.validated_data.get("shop")
         )
+        page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(DiscountOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="seller_discounts_create",
         request=DiscountInput,
         responses={201: DiscountOutput},
+        description=(
+            "A new code of the caller's shop (`shop` is ignored for sellers). Staff name the "
+            "shop with `shop` (slug or id); staff without a shop of their own must, else 400 "
+            "at `/shop`. A code created public and active is announced to the shop's followers."
+        ),
     )
     def post(self, request: Request) -> Response:
         body = DiscountInput(data=request.data)
         body.is_valid(raise_exception=True)
-        shop = request_user(request).shop
-        discount = services.discount_create(shop=shop, **body.validated_data)
-        discount = selectors.seller_discount_get(shop=shop, discount_id=discount.pk)
+        user = request_user(request)
+        fields = dict(body.validated_data)
+        shop = selectors.seller_discount_shop(user=user, shop=fields.pop("shop", None))
+        discount = services.discount_create(shop=shop, **fields)
+        discount = selectors.seller_discount_get(user=user, discount_id=discount.pk)
         return Response(DiscountOutput(discount).data, status=status.HTTP_201_CREATED)
 
 
 class SellerDiscountDetailApi(APIView):
-    permission_classes = [HasShop]
+    permission_classes = [IsSeller]
 
-    @extend_schema(operation_id="seller_discounts_retrieve", responses=DiscountOutput)
+    @extend_schema(
+        operation_id="seller_discounts_retrieve",
+        responses=DiscountOutput,
+        description=f"One code. {SELLER_SCOPE}",
+    )
     def get(self, request: Request, discount_id: uuid.UUID) -> Response:
         discount = selectors.seller_discount_get(
-            shop=request_user(request).shop, discount_id=discount_id
+            user=request_user(request), discount_id=discount_id
         )
         return Response(DiscountOutput(discount).data)
 
@@ -76,20 +93,33 @@ class SellerDiscountDetailApi(APIView):
         operation_id="seller_discounts_update",
         request=DiscountInput(partial=True),
         responses=DiscountOutput,
+        description=(
+            f"Partial update; the shop never changes. {SELLER_SCOPE} An update that makes a "
+            "code public and active for the first time announces it to the shop's followers."
+        ),
     )
     def patch(self, request: Request, discount_id: uuid.UUID) -> Response:
-        shop = request_user(request).shop
-        discount = selectors.seller_discount_get(shop=shop, discount_id=discount_id)
+        user = request_user(request)
+        discount = selectors.seller_discount_get(user=user, discount_id=discount_id)
         body = DiscountInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        services.discount_update(discount=discount, **body.validated_data)
-        discount = selectors.seller_discount_get(shop=shop, discount_id=discount_id)
+        fields = dict(body.validated_data)
+        fields.pop("shop", None)  # a code never moves to another shop
+        services.discount_update(discount=discount, **fields)
+        discount = selectors.seller_discount_get(user=user, discount_id=discount_id)
         return Response(DiscountOutput(discount).data)
 
-    @extend_schema(operation_id="seller_discounts_destroy", responses={204: None})
+    @extend_schema(
+        operation_id="seller_discounts_destroy",
+        responses={204: None},
+        description=(
+            f"Delete an unused code; a code that was ever redeemed is deactivated instead. "
+            f"{SELLER_SCOPE}"
+        ),
+    )
     def delete(self, request: Request, discount_id: uuid.UUID) -> Response:
         discount = selectors.seller_discount_get(
-            shop=request_user(request).shop, discount_id=discount_id
+            user=request_user(request), discount_id=discount_id
         )
         services.discount_delete(discount=discount)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -245,4 +245,7 @@ class ApiKeyOutput(serializers.Serializer):
 
 
 class ApiKeyCreatedOutput(ApiKeyOutput):
-    key = serializers.CharField(help_text="The full key. Shown only in this response.")
+    key = serializers.CharField(
+        allow_null=True,
+        help_text="The full key, shown only in this response; null in an Idempotency-Key replay.",
+    )

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import Token
 
 from apps.core.authentication import token_session
+from apps.core.idempotency import redact_when_stored
 from apps.core.openapi import problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsStaff
@@ -114,10 +115,11 @@ class RefreshApi(APIView):
         operation_id="auth_refresh",
         description=(
             "Rotate a refresh token: the presented one is revoked and a new pair returned (same "
-            "session). A token that was already rotated or logged out is reuse, treated as theft: "
-            "401 `auth.token_reused` and every session of the account ends, access tokens "
-            "included. A token issued before the account's last logout-all, password change or "
-            "reset (and not of the session a password change kept): 401 `auth.token_revoked`."
+            "session). A token that was already rotated is reuse, treated as theft: 401 "
+            "`auth.token_reused` and every session of the account ends, access tokens included. "
+            "A token of a session ended by `auth/logout` (rotated or not), or issued before the "
+            "account's last logout-all, password change or reset (and not of the session a "
+            "password change kept): 401 `auth.token_revoked`, nothing else is revoked."
         ),
         request=RefreshInput,
         responses={
@@ -143,6 +145,12 @@ class LogoutApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_logout",
+        description=(
+            "End the session of the given refresh token: every refresh token of that session, "
+            "rotated or not, is refused from now on with 401 `auth.token_revoked`; the "
+            "account's other sessions go on. The session's access tokens stay valid until they "
+            "expire. Idempotent."
+        ),
         request=RefreshInput,
         responses={204: NO_CONTENT, **problems(INVALID, UNAUTHENTICATED)},
     )
@@ -463,6 +471,12 @@ class ApiKeyListCreateApi(GenericAPIView):
     @extend_schema(
         tags=["api-keys"],
         operation_id="api_keys_create",
+        description=(
+            "Issue a key. `key` (`prefix.secret`) is shown in this response only; the server "
+            "keeps a hash of it. A retry with the same `Idempotency-Key` gets the same 201 body "
+            "with `key` null (and `Idempotent-Replayed: true`): the secret is never stored for "
+            "replays. A client that lost it revokes that key and issues another."
+        ),
         request=ApiKeyCreateInput,
         responses={201: ApiKeyCreatedOutput, **problems(INVALID, UNAUTHENTICATED, FORBIDDEN)},
     )
@@ -471,7 +485,8 @@ class ApiKeyListCreateApi(GenericAPIView):
         body.is_valid(raise_exception=True)
         key, raw = services.api_key_create(created_by=request_user(request), **body.validated_data)
         key.key = raw  # type: ignore[attr-defined]
-        return Response(ApiKeyCreatedOutput(key).data, status=status.HTTP_201_CREATED)
+        response = Response(ApiKeyCreatedOutput(key).data, status=status.HTTP_201_CREATED)
+        return redact_when_stored(response, "key")
 
 
 class ApiKeyRevokeApi(APIView):
