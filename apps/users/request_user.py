@@ -10,7 +10,7 @@ from apps.users.models import User
 
 def request_user(request: Request | HttpRequest) -> User:
     """`request.user` where a permission already refused anonymous callers (IsAuthenticatedUser,
-    IsSeller, IsStaff, HasShop, IsAuthenticatedOrReadOnly on a write, the admin's staff login).
+    IsSeller, IsStaff, IsAuthenticatedOrReadOnly on a write, the admin's staff login).
     The stubs type it `User | AnonymousUser` everywhere; they cannot see the permission, so this
     says it once instead of at every call. No check at run time: it returns the same object."""
     return cast(User, request.user)
