@@ -102,8 +102,21 @@ def caller_identity(request: HttpRequest) -> str | None:
     return f"ip:{BaseThrottle().get_ident(request)}"  # type: ignore[arg-type]
 
 
+def _canonical(request: HttpRequest) -> bytes:
+    """The body as compared: a JSON body in one canonical spelling (keys sorted, no spaces), so
+    a retry that serialises the same object with its keys in another order or other spacing is
+    the same request; any other body (or JSON that does not parse) byte for byte."""
+    body = request.body
+    if request.content_type != "application/json" or not body:
+        return body
+    try:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, TypeError):  # TypeError: integers beyond 64 bits
+        return body
+
+
 def body_digest(request: HttpRequest) -> str:
-    """SHA-256 of method, path (with query string) and body.
+    """SHA-256 of method, path (with query string) and body (a JSON body canonical: `_canonical`).
 
     A body larger than Django's in-memory limit (an upload) is hashed while it is copied to a
     spooled temporary file that then replaces the input stream, so the view still reads it all."""
@@ -111,7 +124,7 @@ def body_digest(request: HttpRequest) -> str:
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is None or length <= limit:
-        digest.update(request.body)
+        digest.update(_canonical(request))
         return digest.hexdigest()
     spool = tempfile.SpooledTemporaryFile(max_size=limit)  # noqa: SIM115 (outlives this call)
     while chunk := request._stream.read(_CHUNK):

@@ -50,6 +50,24 @@ def test_same_key_with_a_different_body_is_422_key_reused(api_client):
     assert not Group.objects.filter(name="beta").exists()
 
 
+def test_the_same_json_spelled_differently_is_the_same_request(api_client):
+    def raw(text: str, key: str = "key-1"):
+        return api_client.post(URL, text, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+
+    first = raw('{"name": "alpha", "extra": {"b": 1, "a": [1, 2]}}')
+    assert first.status_code == 201
+
+    # keys in another order, other spacing: the stored response, nothing done again
+    again = raw('{"extra":{"a":[1,2],"b":1},\n  "name":"alpha"}')
+    assert again.status_code == 201
+    assert again.content == first.content
+    assert again["Idempotent-Replayed"] == "true"
+    # a different value, or list order, is a different body
+    assert raw('{"name": "alpha", "extra": {"b": 1, "a": [2, 1]}}').status_code == 422
+    assert raw('{"name": "alpha", "extra": {"b": 2, "a": [1, 2]}}').status_code == 422
+    assert Group.objects.filter(name="alpha").count() == 1
+
+
 def test_same_key_on_another_path_is_key_reused(api_client):
     assert post(api_client, {"name": "alpha"}, "key-1").status_code == 201
     response = post(api_client, {"name": "alpha"}, "key-1", url=URL + "?delay=0")
