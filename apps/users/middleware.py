@@ -1,6 +1,7 @@
 """`X-Api-Key` identifies the client application on /api/v1/ requests."""
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -52,6 +53,36 @@ class ApiKeyMiddleware:
         api_key_touch(key=key)
         request.api_key = key  # type: ignore[attr-defined]
         return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], *args: Any
+    ) -> HttpResponse | None:
+        """A scoped key (see `api_key_allows`) reaches only its areas: the app whose view serves
+        the request, with read access for GET/HEAD and write for the rest; 403
+        `auth.api_key_scope` otherwise. Views outside the areas (health, docs) are open."""
+        key = getattr(request, "api_key", None)
+        if key is None or not key.scopes:
+            return None
+        from apps.users.services import API_KEY_AREAS, api_key_allows
+
+        module = getattr(view_func, "cls", getattr(view_func, "view_class", view_func)).__module__
+        parts = module.split(".")
+        area = parts[1] if len(parts) > 1 and parts[0] == "apps" else None
+        if area not in API_KEY_AREAS:
+            return None
+        write = request.method not in ("GET", "HEAD")
+        if api_key_allows(key, area=area, write=write):
+            return None
+        access = "write" if write else "read"
+        return problem_json_response(
+            problem(
+                status=403,
+                code="auth.api_key_scope",
+                title="Outside the API key's scopes",
+                detail=f"This API key may not {access} {area} (scopes: {', '.join(key.scopes)}).",
+                needed=f"{area}:{access}",
+            )
+        )
 
     @staticmethod
     def _reject(detail: str) -> HttpResponse:

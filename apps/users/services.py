@@ -590,6 +590,30 @@ def api_key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# What a scoped key may reach: an area of the API (the app that serves the endpoint) and the
+# access, `read` (GET, HEAD) or `write` (everything else; it includes read). A key without
+# scopes reaches everything; the health endpoints and the API docs are always open.
+API_KEY_AREAS = (
+    "users",
+    "catalog",
+    "inventory",
+    "cart",
+    "discounts",
+    "orders",
+    "reviews",
+    "notifications",
+    "media",
+)
+API_KEY_SCOPES = tuple(f"{area}:{access}" for area in API_KEY_AREAS for access in ("read", "write"))
+
+
+def api_key_allows(key: ApiKey, *, area: str, write: bool) -> bool:
+    """Whether `key` may make a read (`write` False) or write request to an API area."""
+    if not key.scopes:
+        return True
+    return f"{area}:write" in key.scopes or (not write and f"{area}:read" in key.scopes)
+
+
 def api_key_create(
     *, name: str, scopes: list[str] | None = None, rate: str = "", created_by: User | None = None
 ) -> tuple[ApiKey, str]:

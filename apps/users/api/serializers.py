@@ -11,6 +11,7 @@ from rest_framework import serializers
 from apps.media.api.serializers import MediaAssetOutput
 from apps.users.countries import COUNTRY_CODES
 from apps.users.selectors import user_roles, user_shop
+from apps.users.services import API_KEY_SCOPES
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-/]+$")
 
@@ -210,17 +211,20 @@ class ShopUpdateInput(serializers.Serializer):
 
 # --- API keys
 
-_SCOPE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
 _RATE = re.compile(r"^[1-9][0-9]{0,6}/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
 class ApiKeyCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(
-        child=serializers.RegexField(_SCOPE, max_length=64),
+        child=serializers.ChoiceField(choices=API_KEY_SCOPES),
         required=False,
         default=list,
-        max_length=32,
+        max_length=len(API_KEY_SCOPES),
+        help_text=(
+            "`<area>:read` (GET) or `<area>:write` (any method) per API area; none: the whole "
+            "API. A request outside them is 403 `auth.api_key_scope`."
+        ),
     )
     rate = serializers.RegexField(
         _RATE,
