@@ -2,6 +2,7 @@
 `asset_thumbnail_urls`): the same url and thumbnails as GET /media/{id}, without extra queries."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from rest_framework import serializers
@@ -78,3 +79,25 @@ def test_list_queries_do_not_grow_with_images(api_client, shop, django_assert_nu
         results = api_client.get("/api/v1/products").json()["results"]
     assert len(results) == 6
     assert all(r["image"]["thumbnails"]["small"].endswith("_small.webp") for r in results)
+
+
+def test_detail_queries_do_not_grow_with_images_and_variants(
+    api_client, shop, django_assert_num_queries
+):
+    small, _ = _with_images(shop, "small", 1)
+    with django_assert_num_queries(3):  # product with shop and category + variants + images
+        body = api_client.get(f"/api/v1/products/{small.pk}").json()
+    assert (len(body["variants"]), len(body["images"])) == (1, 1)
+    big = make_product(
+        shop,
+        name="big",
+        variants=[
+            {"options": {"color": f"c{i}"}, "price": Decimal("5"), "stock": i} for i in range(8)
+        ],
+    )
+    assets = [_asset(shop.owner) for _ in range(6)]
+    big = product_update(actor=shop.owner, product=big, data={"image_ids": [a.pk for a in assets]})
+    with django_assert_num_queries(3):
+        body = api_client.get(f"/api/v1/products/{big.pk}").json()
+    assert (len(body["variants"]), len(body["images"])) == (8, 6)
+    assert [v["available"] for v in body["variants"]] == list(range(8))

@@ -137,3 +137,9 @@ def test_product_types_endpoint_publishes_json_schema(api_client):
     }
     assert [o["name"] for o in body["electronics"]["variant_options"]] == ["color", "storage"]
     assert [o["name"] for o in body["furniture"]["variant_options"]] == ["color"]
+
+
+def test_product_types_endpoint_runs_no_queries(api_client, django_assert_num_queries):
+    # The registry lives in code: however many types and attributes it declares, no query.
+    with django_assert_num_queries(0):
+        assert len(api_client.get("/api/v1/product-types").json()) == len(REGISTRY)

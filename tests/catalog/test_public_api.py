@@ -199,20 +199,25 @@ def test_detail_query_count_does_not_grow_with_variants(
 # --- list: filters, ordering, search ----------
 
 
-def test_list_query_count_is_constant(api_client, shop, other_shop, django_assert_max_num_queries):
+def test_list_query_count_is_constant(api_client, shop, other_shop, django_assert_num_queries):
     make_product(shop, name="first", stock=1)
     # count + page + images + in-stock flags of the page
-    with django_assert_max_num_queries(4):
+    with django_assert_num_queries(4):
         assert api_client.get("/api/v1/products").json()["count"] == 1
+    categories = [category("Lamps"), category("Desks")]
     for n in range(19):
         make_product(
             other_shop if n % 2 else shop,
             name=f"p{n}",
+            category=categories[n % 2] if n % 3 else None,
             variants=[{"options": {"color": c}, "price": Decimal("3"), "stock": 1} for c in "abc"],
         )
-    with django_assert_max_num_queries(4):
+    with django_assert_num_queries(4):
         response = api_client.get("/api/v1/products", {"in_stock": "true", "ordering": "price"})
-        assert len(response.json()["results"]) == 20
+    results = response.json()["results"]
+    assert len(results) == 20
+    assert {p["shop"]["id"] for p in results} == {str(shop.pk), str(other_shop.pk)}
+    assert len({(p["category"] or {}).get("id") for p in results}) == 3
 
 
 def test_filters(api_client, shop, other_shop):
@@ -396,6 +401,23 @@ def test_category_tree_is_cached_and_invalidated(api_client, django_assert_num_q
         "Garden",
         "Home",
     ]
+
+
+def test_category_tree_is_one_query_whatever_its_size(api_client, django_assert_num_queries):
+    from apps.catalog.cache import category_cache_bump
+
+    category("Only")
+    with django_assert_num_queries(1):
+        assert len(api_client.get("/api/v1/categories").json()) == 1
+    for r in range(5):
+        root = category(f"Root {r}")
+        for c in range(3):
+            category(f"Leaf {r}-{c}", category(f"Branch {r}-{c}", root))
+    category_cache_bump()
+    with django_assert_num_queries(1):
+        tree = api_client.get("/api/v1/categories").json()
+    assert len(tree) == 6
+    assert sum(len(branch["children"]) for root in tree for branch in root["children"]) == 15
 
 
 def test_summary_fast_path_equals_the_declared_fields(shop, seller):

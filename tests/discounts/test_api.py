@@ -3,8 +3,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.catalog.models import Product
@@ -324,28 +322,40 @@ def test_delete_unused_removes_used_deactivates(seller, shop):
     assert used.redemptions.count() == 1
 
 
-def test_seller_list_query_count_is_constant(seller, shop):
+def _varied_discounts(shop=None, count=5):
+    """Codes of every target kind; a new shop each when `shop` is None."""
+    for n in range(count):
+        owner = shop or ShopFactory()
+        kind = ("all", "products", "categories")[n % 3]
+        d = DiscountFactory(shop=owner, applies_to=kind)
+        if kind == "products":
+            d.products.add(ProductFactory(shop=owner), ProductFactory(shop=owner))
+        elif kind == "categories":
+            d.categories.add(category(f"Category {d.code}"))
+
+
+def test_seller_list_query_count_is_constant(seller, shop, django_assert_num_queries):
     DiscountFactory(shop=shop)
-    with CaptureQueriesContext(connection) as one:
+    # caller + their shop (IsSeller) + count + page with shop + product ids + category ids
+    with django_assert_num_queries(6):
         seller.get(SELLER)
-    for _ in range(5):
-        d = DiscountFactory(shop=shop, applies_to="products")
-        d.products.add(ProductFactory(shop=shop))
-    with CaptureQueriesContext(connection) as many:
-        assert len(seller.get(SELLER).json()["results"]) == 6
-    assert len(many) == len(one)
+    _varied_discounts(shop)
+    with django_assert_num_queries(6):
+        results = seller.get(SELLER).json()["results"]
+    assert len(results) == 6
+    targets = sorted(len(d["product_ids"]) + len(d["category_ids"]) for d in results)
+    assert targets == [0, 0, 0, 1, 2, 2]
 
 
-def test_staff_list_query_count_does_not_grow_with_shops(staff_client):
+def test_staff_list_query_count_does_not_grow_with_shops(staff_client, django_assert_num_queries):
     DiscountFactory()
-    with CaptureQueriesContext(connection) as one:
+    # caller + count + page with shop + product ids + category ids
+    with django_assert_num_queries(5):
         staff_client.get(SELLER)
-    for _ in range(5):
-        d = DiscountFactory(applies_to="products")
-        d.products.add(ProductFactory(shop=d.shop))
-    with CaptureQueriesContext(connection) as many:
-        assert len(staff_client.get(SELLER).json()["results"]) == 6
-    assert len(many) == len(one)
+    _varied_discounts()
+    with django_assert_num_queries(5):
+        results = staff_client.get(SELLER).json()["results"]
+    assert len({d["shop"]["id"] for d in results}) == 6
 
 
 # --- public
@@ -405,6 +415,42 @@ def test_products_for_code_follow_applies_to(api_client, shop):
     no_shop = api_client.get("/api/v1/discounts/ALL/products")
     assert no_shop.status_code == 400
     assert no_shop["Content-Type"] == PROBLEM
+
+
+def test_shop_listing_query_count_is_constant(api_client, shop, django_assert_num_queries):
+    url = f"/api/v1/shops/{shop.slug}/discounts"
+    DiscountFactory(shop=shop)
+    # shop + count + page
+    with django_assert_num_queries(3):
+        assert api_client.get(url).json()["count"] == 1
+    _varied_discounts(shop, count=12)
+    DiscountFactory(shop=shop, is_public=False)
+    with django_assert_num_queries(3):
+        results = api_client.get(url).json()["results"]
+    assert len(results) == 13
+    assert {d["applies_to"] for d in results} == {"all", "products", "categories"}
+
+
+@pytest.mark.parametrize("applies_to", ["all", "products", "categories"])
+def test_products_for_code_query_count_is_constant(
+    api_client, shop, applies_to, django_assert_num_queries
+):
+    discount = DiscountFactory(shop=shop, code="CODE", applies_to=applies_to)
+    root = category("Root")
+    discount.categories.add(root)
+    discount.products.add(ProductFactory(shop=shop, category=root))
+    url = "/api/v1/discounts/CODE/products"
+    # shop + discount + its product ids + its category paths + count + page
+    with django_assert_num_queries(6):
+        assert api_client.get(url, {"shop": shop.slug}).json()["count"] == 1
+    for n in range(12):
+        child = category(f"Child {n}", root)
+        discount.products.add(ProductFactory(shop=shop, category=child if n % 2 else None))
+        ProductFactory(shop=shop, category=child)
+    expected = {"all": 25, "products": 13, "categories": 19}[applies_to]
+    with django_assert_num_queries(6):
+        response = api_client.get(url, {"shop": shop.slug, "page_size": 100})
+    assert len(response.json()["results"]) == expected
 
 
 # --- validate

@@ -3,7 +3,12 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from apps.notifications.models import Notification, NotificationPreference
+from apps.notifications.models import (
+    Channel,
+    Notification,
+    NotificationPreference,
+    NotificationType,
+)
 from tests.conftest import auth_client
 from tests.notifications.factories import NotificationFactory
 from tests.users.factories import UserFactory
@@ -40,14 +45,22 @@ def test_feed_filters_unread_and_type(user, user_client):
     assert response.json()["errors"][0]["pointer"] == "/type"
 
 
-def test_feed_runs_constant_queries(user, user_client, django_assert_max_num_queries):
-    NotificationFactory.create_batch(2, recipient=user)
-    with django_assert_max_num_queries(3) as small:
-        user_client.get("/api/v1/notifications")
-    NotificationFactory.create_batch(30, recipient=user)
-    with django_assert_max_num_queries(len(small.captured_queries)):
+def test_feed_runs_constant_queries(user, user_client, django_assert_num_queries):
+    NotificationFactory(recipient=user)
+    # caller + page
+    with django_assert_num_queries(2):
+        assert len(user_client.get("/api/v1/notifications").json()["results"]) == 1
+    for n, type_ in enumerate(NotificationType.values * 3):
+        NotificationFactory(
+            recipient=user,
+            type=type_,
+            data={"order_id": str(uuid.uuid4()), "n": n},
+            read_at=timezone.now() if n % 2 else None,
+        )
+    with django_assert_num_queries(2):
         response = user_client.get("/api/v1/notifications")
     assert len(response.json()["results"]) == 20
+    assert len({n["type"] for n in response.json()["results"]}) == len(NotificationType.values)
 
 
 def test_unread_count_is_cached_and_invalidated(user, user_client):
@@ -118,6 +131,24 @@ def test_preferences_default_and_update(user, user_client):
     updated = {(p["type"], p["channel"]): p["enabled"] for p in response.json()["preferences"]}
     assert updated[("order.placed", "email")] is False
     assert NotificationPreference.objects.get(user=user).enabled is False
+
+
+def test_preferences_query_count_does_not_grow_with_explicit_choices(
+    user, user_client, django_assert_num_queries
+):
+    url = "/api/v1/notifications/preferences"
+    # caller + their explicit choices
+    with django_assert_num_queries(2):
+        defaults = user_client.get(url).json()["preferences"]
+    for type_ in NotificationType.values:
+        for channel in Channel.values:
+            NotificationPreference.objects.create(
+                user=user, type=type_, channel=channel, enabled=False
+            )
+    with django_assert_num_queries(2):
+        chosen = user_client.get(url).json()["preferences"]
+    assert len(chosen) == len(defaults) == len(NotificationType.values) * len(Channel.values)
+    assert not any(p["enabled"] for p in chosen)
 
 
 def test_preferences_reject_unknown_type_with_pointer(user, user_client):

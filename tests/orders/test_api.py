@@ -7,10 +7,18 @@ import pytest
 from apps.cart.models import Cart, CartItem
 from apps.discounts.models import Discount
 from apps.orders.models import Checkout, Order
+from apps.orders.services import order_transition
 from tests.conftest import auth_client, clear_own_cache
 from tests.discounts.factories import DiscountFactory
 from tests.orders.conftest import stock_of
-from tests.orders.factories import ShopFactory, UserFactory, address_payload, order_in
+from tests.orders.factories import (
+    PATHS,
+    ShopFactory,
+    UserFactory,
+    address_payload,
+    order_in,
+    place,
+)
 from tests.orders.factories import stocked_variant as make_variant
 
 pytestmark = pytest.mark.django_db
@@ -366,16 +374,49 @@ def test_buyer_list_cursor_pages(buyer, buyer_client):
     assert second["next"] is None
 
 
+def _multi_line_order(buyer, status="pending", lines=4, shop=None):
+    """An order of `lines` lines from `shop` (a new one by default), moved to `status` by its
+    seller."""
+    shop = shop or ShopFactory()
+    variants = [make_variant(shop=shop) for _ in range(lines)]
+    (order,) = place(buyer, *((v, n + 1) for n, v in enumerate(variants))).orders.all()
+    for to, extra in PATHS[status]:
+        order_transition(order_id=order.pk, to=to, actor=shop.owner, actor_role="seller", **extra)
+    return order
+
+
 def test_buyer_list_queries_do_not_grow_with_the_page(
-    buyer, buyer_client, django_assert_max_num_queries
+    buyer, buyer_client, django_assert_num_queries
 ):
     order_in("confirmed", buyer=buyer)
-    with django_assert_max_num_queries(4) as one:
+    # caller + page of orders with shop, buyer and checkout + lines + history
+    with django_assert_num_queries(4):
         assert len(buyer_client.get(ORDERS).json()["results"]) == 1
     for status in ("pending", "shipped", "delivered", "cancelled", "refunded"):
         order_in(status, buyer=buyer)
-    with django_assert_max_num_queries(len(one.captured_queries)):
-        assert len(buyer_client.get(ORDERS).json()["results"]) == 6
+        _multi_line_order(buyer, status)
+    place(buyer, (make_variant(), 1), (make_variant(), 2), (make_variant(), 3))  # three shops
+    with django_assert_num_queries(4):
+        results = buyer_client.get(ORDERS).json()["results"]
+    assert len(results) == 14
+    assert len({o["shop"]["id"] for o in results}) == 14
+    assert len({o["checkout_number"] for o in results}) == 12
+    assert {len(o["lines"]) for o in results} == {1, 4}
+    assert {len(o["history"]) for o in results} == {1, 2, 3, 4, 5}
+
+
+def test_buyer_detail_queries_do_not_grow_with_lines_and_history(
+    buyer, buyer_client, django_assert_num_queries
+):
+    small = order_in("pending", buyer=buyer)
+    # caller + order with shop, buyer and checkout + lines + history
+    with django_assert_num_queries(4):
+        body = buyer_client.get(f"{ORDERS}/{small.pk}").json()
+    assert (len(body["lines"]), len(body["history"])) == (1, 1)
+    big = _multi_line_order(buyer, "refunded", lines=8)
+    with django_assert_num_queries(4):
+        body = buyer_client.get(f"{ORDERS}/{big.pk}").json()
+    assert (len(body["lines"]), len(body["history"])) == (8, 5)
 
 
 # --- seller endpoints -------------------------------------------------------------------------
@@ -418,6 +459,53 @@ def test_seller_list_is_the_shops_orders_only(matrix, django_assert_max_num_quer
         order_in("pending", variant=make_variant(shop=order.shop))
     with django_assert_max_num_queries(5):
         assert len(matrix["seller"].get(SELLER_ORDERS).json()["results"]) == 6
+
+
+def test_seller_list_queries_do_not_grow_with_the_page(django_assert_num_queries):
+    shop = ShopFactory()
+    seller = auth_client(shop.owner)
+    order_in("pending", variant=make_variant(shop=shop))
+    # caller + their shop (IsSeller) + page of orders with shop, buyer and checkout + lines
+    # + history
+    with django_assert_num_queries(5):
+        assert len(seller.get(SELLER_ORDERS).json()["results"]) == 1
+    for status in ("confirmed", "shipped", "delivered", "cancelled", "refunded"):
+        order_in(status, variant=make_variant(shop=shop))
+        _multi_line_order(UserFactory(), status, lines=3, shop=shop)
+    with django_assert_num_queries(5):
+        results = seller.get(SELLER_ORDERS).json()["results"]
+    assert len(results) == 11
+    assert len({o["buyer"]["id"] for o in results}) == 11
+    assert {len(o["lines"]) for o in results} == {1, 3}
+    assert {len(o["history"]) for o in results} == {1, 2, 3, 4, 5}
+
+
+def test_staff_seller_list_queries_do_not_grow_with_shops(django_assert_num_queries):
+    staff = auth_client(UserFactory(is_staff=True))
+    order_in("pending")
+    # caller + page of orders with shop, buyer and checkout + lines + history
+    with django_assert_num_queries(4):
+        assert len(staff.get(SELLER_ORDERS).json()["results"]) == 1
+    for status in ("confirmed", "shipped", "delivered", "cancelled", "refunded"):
+        order_in(status)
+        _multi_line_order(UserFactory(), status, lines=2)
+    with django_assert_num_queries(4):
+        results = staff.get(SELLER_ORDERS).json()["results"]
+    assert len({o["shop"]["id"] for o in results}) == 11
+
+
+def test_seller_detail_queries_do_not_grow_with_lines_and_history(django_assert_num_queries):
+    shop = ShopFactory()
+    seller = auth_client(shop.owner)
+    small = order_in("pending", variant=make_variant(shop=shop))
+    # caller + their shop (IsSeller) + order with shop, buyer and checkout + lines + history
+    with django_assert_num_queries(5):
+        body = seller.get(f"{SELLER_ORDERS}/{small.pk}").json()
+    assert (len(body["lines"]), len(body["history"])) == (1, 1)
+    big = _multi_line_order(UserFactory(), "refunded", lines=6, shop=shop)
+    with django_assert_num_queries(5):
+        body = seller.get(f"{SELLER_ORDERS}/{big.pk}").json()
+    assert (len(body["lines"]), len(body["history"])) == (6, 5)
 
 
 @pytest.mark.parametrize(
