@@ -162,6 +162,7 @@ class _ProductInline(admin.TabularInline):
 class CategoryAdmin(TreeAdmin):
     form = movenodeform_factory(Category)
     list_display = ("name", "slug", "shop")
+    list_select_related = ("shop",)  # nullable (global categories): not joined by default
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     raw_id_fields = ("shop",)
@@ -311,7 +312,15 @@ class ProductAdmin(_ServiceAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if obj.price is None:
             obj.price = 0  # replaced by the lowest variant price in save_related
-        super().save_model(request, obj, form, change)
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only the columns the form changed: status, price and the rating fields belong to the
+        # services and to reviews, which may have written them since this request read the row.
+        columns = {field.name for field in obj._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in columns]
+        if changed:
+            obj.save(update_fields=[*changed, "updated_at"])
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if isinstance(formset, VariantInlineFormSet):

@@ -1,11 +1,15 @@
 """Stock in the admin. Quantities change only through the services (the ledger must see every
 change), so on_hand and reserved are read-only here; the threshold is editable."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
+from apps.core.admin_refusals import ServiceRefusalsAdmin
 from apps.inventory.models import StockItem, StockMovement
+from apps.inventory.services import stock_threshold_set
 
 
 class LowStockFilter(admin.SimpleListFilter):
@@ -39,7 +43,7 @@ class StockMovementInline(admin.TabularInline):
 
 
 @admin.register(StockItem)
-class StockItemAdmin(admin.ModelAdmin):
+class StockItemAdmin(ServiceRefusalsAdmin):
     list_display = ("sku", "product", "on_hand", "reserved", "available", "low_stock_threshold")
     list_select_related = ("variant__product",)
     list_filter = (LowStockFilter, "variant__product__shop")
@@ -50,6 +54,11 @@ class StockItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows are created by stock_adjust
+
+    def save_model(self, request: HttpRequest, obj: StockItem, form: Any, change: bool) -> None:
+        # Only the threshold column is written: a full save would write back the on_hand and
+        # reserved read with the form, undoing a reservation made meanwhile.
+        stock_threshold_set(variant_id=obj.variant_id, low_stock_threshold=obj.low_stock_threshold)
 
     def has_delete_permission(self, request: HttpRequest, obj: StockItem | None = None) -> bool:
         # A stock row holds reservations and its ledger: it goes only with its variant, through

@@ -105,11 +105,13 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, f"{done} order(s) now {to}.", messages.SUCCESS)
         return done, failed
 
-    @admin.action(description="Confirm selected orders")
+    @admin.action(description="Confirm selected orders", permissions=["change"])
     def confirm(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._move(request, queryset, Order.Status.CONFIRMED)
 
-    @admin.action(description="Ship selected orders (asks for tracking numbers)")
+    @admin.action(
+        description="Ship selected orders (asks for tracking numbers)", permissions=["change"]
+    )
     def ship(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         if request.POST.get("apply") == "ship":
             numbers = {
@@ -135,19 +137,24 @@ class OrderAdmin(admin.ModelAdmin):
             },
         )
 
-    @admin.action(description="Mark selected orders delivered")
+    @admin.action(description="Mark selected orders delivered", permissions=["change"])
     def deliver(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._move(request, queryset, Order.Status.DELIVERED)
 
-    @admin.action(description="Cancel selected orders (releases stock and discount uses)")
+    @admin.action(
+        description="Cancel selected orders (releases stock and discount uses)",
+        permissions=["change"],
+    )
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._move(request, queryset, Order.Status.CANCELLED, reason="cancelled by staff")
 
-    @admin.action(description="Refund selected orders (goods not returned)")
+    @admin.action(description="Refund selected orders (goods not returned)", permissions=["change"])
     def refund(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._move(request, queryset, Order.Status.REFUNDED)
 
-    @admin.action(description="Refund selected orders and return the goods to stock")
+    @admin.action(
+        description="Refund selected orders and return the goods to stock", permissions=["change"]
+    )
     def refund_restock(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._move(request, queryset, Order.Status.REFUNDED, restock=True)
 

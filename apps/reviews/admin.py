@@ -14,6 +14,7 @@ class ReviewAdmin(admin.ModelAdmin):
     list_filter = ("status", "rating", "verified_purchase")
     search_fields = ("title", "body", "author__email", "product__name")
     raw_id_fields = ("product", "author")
+    list_select_related = ("product", "author")
     # Changes go through the actions (services), which keep the product rating right.
     readonly_fields = (
         "product",
@@ -46,11 +47,11 @@ class ReviewAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{review_id}: {error.detail}", messages.ERROR)
         self.message_user(request, f"{done} review(s) now {status}.", messages.SUCCESS)
 
-    @admin.action(description="Hide selected reviews")
+    @admin.action(description="Hide selected reviews", permissions=["change"])
     def hide_reviews(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
         self._moderate(request, queryset, Review.Status.HIDDEN)
 
-    @admin.action(description="Publish (unhide) selected reviews")
+    @admin.action(description="Publish (unhide) selected reviews", permissions=["change"])
     def publish_reviews(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
         self._moderate(request, queryset, Review.Status.PUBLISHED)
 
@@ -60,6 +61,7 @@ class CommentAdmin(admin.ModelAdmin):
     list_display = ("id", "product", "author", "depth", "numchild", "is_deleted", "created_at")
     list_filter = ("is_deleted",)
     search_fields = ("body", "author__email", "product__name")
+    list_select_related = ("product", "author")  # author is nullable: not joined by default
     readonly_fields = (
         "product",
         "parent",
@@ -81,7 +83,9 @@ class CommentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
         return False  # use the action: it keeps the tree consistent
 
-    @admin.action(description="Remove selected comments with their whole threads")
+    @admin.action(
+        description="Remove selected comments with their whole threads", permissions=["change"]
+    )
     def remove_threads(self, request: HttpRequest, queryset: QuerySet[Comment]) -> None:
         removed = 0
         for comment_id in queryset.order_by("-depth").values_list("pk", flat=True):

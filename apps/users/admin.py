@@ -7,9 +7,18 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework_simplejwt.token_blacklist.admin import BlacklistedTokenAdmin
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
+from apps.core.admin_refusals import ServiceRefusalsAdmin
 from apps.users.models import Address, ApiKey, Shop, ShopFollow, User
-from apps.users.services import api_key_revoke, session_revoke_all
+from apps.users.request_user import request_user
+from apps.users.services import (
+    api_key_revoke,
+    session_revoke_all,
+    shop_status_set,
+    shop_update,
+)
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -89,7 +98,10 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [AddressInline]
     actions = ["sign_out_everywhere"]
 
-    @admin.action(description="Sign out everywhere (revoke every access and refresh token)")
+    @admin.action(
+        description="Sign out everywhere (revoke every access and refresh token)",
+        permissions=["change"],
+    )
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         users = list(queryset)
         revoked = sum(session_revoke_all(user=user) for user in users)
@@ -101,7 +113,11 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Shop)
-class ShopAdmin(admin.ModelAdmin):
+class ShopAdmin(ServiceRefusalsAdmin):
+    """Changes go through the services, which write only the changed columns (the counters,
+    kept by F() updates, are never written back) and emit `shop.updated`, so the storefront's
+    cached products show the new name or status. The owner and the slug stay, as in the API."""
+
     list_display = ("name", "slug", "owner", "status", "follower_count", "product_count")
     list_filter = ("status",)
     search_fields = ("name", "slug", "owner__email")
@@ -110,14 +126,36 @@ class ShopAdmin(admin.ModelAdmin):
     readonly_fields = ("follower_count", "product_count", "rating_avg", "rating_count")
     actions = ["suspend", "activate"]
 
-    @admin.action(description="Suspend selected shops (hidden from the public)")
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return self.readonly_fields
+        return ("owner", "slug", *self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: Shop, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        changed = set(form.changed_data)
+        data: dict[str, Any] = {name: form.cleaned_data[name] for name in changed}
+        if "logo" in changed:
+            data["logo_id"] = obj.logo_id
+        shop_update(shop=obj, actor=request_user(request), data=data)
+        if "status" in changed:
+            shop_status_set(shop=obj, status=obj.status)
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Shop], status: str) -> int:
+        return sum(shop_status_set(shop=shop, status=status) for shop in queryset)
+
+    @admin.action(
+        description="Suspend selected shops (hidden from the public)", permissions=["change"]
+    )
     def suspend(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
-        updated = queryset.update(status=Shop.Status.SUSPENDED)
+        updated = self._set_status(request, queryset, Shop.Status.SUSPENDED)
         self.message_user(request, f"Suspended {updated} shop(s).", messages.SUCCESS)
 
-    @admin.action(description="Activate selected shops")
+    @admin.action(description="Activate selected shops", permissions=["change"])
     def activate(self, request: HttpRequest, queryset: QuerySet[Shop]) -> None:
-        updated = queryset.update(status=Shop.Status.ACTIVE)
+        updated = self._set_status(request, queryset, Shop.Status.ACTIVE)
         self.message_user(request, f"Activated {updated} shop(s).", messages.SUCCESS)
 
 
@@ -178,8 +216,26 @@ class ApiKeyAdmin(admin.ModelAdmin):
         # The raw key must be shown once: issue keys with `manage.py create_api_key` or the API.
         return False
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for key in queryset:
-            api_key_revoke(key_id=key.pk)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+        key_ids = list(queryset.values_list("pk", flat=True))
+        for key_id in key_ids:
+            api_key_revoke(key_id=key_id)
+        self.message_user(request, f"Revoked {len(key_ids)} key(s).", messages.SUCCESS)
+
+
+# simplejwt's own admin lets staff add, edit and delete blacklist entries: deleting one would make
+# a revoked refresh token usable again. Tokens are revoked by logout and "Sign out everywhere".
+admin.site.unregister(BlacklistedToken)
+
+
+@admin.register(BlacklistedToken)
+class ReadOnlyBlacklistedTokenAdmin(BlacklistedTokenAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

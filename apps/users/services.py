@@ -546,6 +546,24 @@ def shop_update(*, shop: Shop, actor: User, data: dict[str, Any]) -> Shop:
     return shop
 
 
+def shop_status_set(*, shop: Shop, status: str) -> bool:
+    """Suspend or reactivate a shop (staff). When the status changes, emits `shop.updated` in the
+    same transaction, so the catalog drops the shop's cached products and list pages (a suspended
+    shop's products leave the storefront at once). Returns whether the status changed."""
+    if status not in Shop.Status.values:
+        raise ValueError(f"unknown shop status {status!r}")
+    with transaction.atomic():
+        changed = (
+            Shop.objects.filter(pk=shop.pk)
+            .exclude(status=status)
+            .update(status=status, updated_at=timezone.now())
+        )
+        if changed:
+            events.emit("shop.updated", shop.pk, {"shop_id": str(shop.pk), "fields": ["status"]})
+    shop.status = status
+    return bool(changed)
+
+
 def shop_follow(*, shop: Shop, user: User) -> bool:
     """Follow a shop (idempotent). Returns True when a new follow was created.
 

@@ -858,3 +858,23 @@ def test_a_category_delete_in_the_admin_shows_on_cached_product_details(
 
     assert response.status_code == 302
     assert api_client.get(f"/api/v1/products/{product.pk}").json()["category"] is None
+
+
+def test_a_save_writes_only_what_the_form_changed(admin_client, phone, monkeypatch):
+    """A review (rating) and a publication landing while the admin saves are kept: the save
+    writes the columns the form changed, not the whole row it read."""
+    from apps.catalog.admin import ProductAdminForm
+
+    clean = ProductAdminForm.clean
+
+    def clean_while_others_write(form):
+        Product.objects.filter(pk=phone.pk).update(rating_avg=Decimal("4.50"), rating_count=2)
+        return clean(form)
+
+    monkeypatch.setattr(ProductAdminForm, "clean", clean_while_others_write)
+    response = admin_client.post(change_url(phone), product_form(phone, name="Phone 2"))
+
+    assert response.status_code == 302, product_errors(response)
+    phone.refresh_from_db()
+    assert (phone.name, phone.rating_avg, phone.rating_count) == ("Phone 2", Decimal("4.50"), 2)
+    assert phone.status == Product.Status.PUBLISHED
