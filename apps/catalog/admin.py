@@ -49,6 +49,7 @@ from apps.catalog.services import (
     variant_removal_check,
     variant_update,
 )
+from apps.core.admin_refusals import ServiceRefusalsAdmin
 from apps.core.errors import DomainError
 from apps.inventory.models import StockItem
 from apps.users.request_user import request_user
@@ -118,11 +119,10 @@ def _changeable(product: Product | None) -> bool:
     return True
 
 
-class _ServiceAdmin(admin.ModelAdmin):
+class _ServiceAdmin(ServiceRefusalsAdmin):
     """Change forms whose refusals are visible: a form posted for an archived product is refused
     with the service's message (not a bare 403), and a refusal that a service raises while the
-    admin saves (the form's checks passed, but the rows changed in between) rolls the whole
-    request back (the admin runs it in one transaction) and shows as an error message."""
+    admin saves is shown as an error message with nothing saved (ServiceRefusalsAdmin)."""
 
     def _archived_post(self, request: HttpRequest, object_id: str | None) -> HttpResponse | None:
         """The refusal of a form posted for an archived product, if it is one."""
@@ -138,11 +138,7 @@ class _ServiceAdmin(admin.ModelAdmin):
         refused = self._archived_post(request, object_id)
         if refused is not None:
             return refused
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, exc.detail, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 class _ProductInline(admin.TabularInline):
