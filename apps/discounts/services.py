@@ -103,15 +103,51 @@ def _check_targets(discount: Discount, *, has_products: bool, has_categories: bo
         raise _invalid("/category_ids", "required", "applies_to=categories needs category_ids.")
 
 
+def _current(discount: Discount, now: datetime) -> bool:
+    """Within its window: started (or no start) and not ended."""
+    return (discount.starts_at is None or discount.starts_at <= now) and (
+        discount.ends_at is None or discount.ends_at > now
+    )
+
+
 def _announce_if_new(discount: Discount, *, was_live: bool) -> bool:
-    """Mark `discount` announced (before it is saved) when it has just become public and active
-    and its shop's followers were never told about it; the caller then emits `shop.new_discount`.
-    A code is announced once: switching it off and on again is not news."""
-    is_live = discount.is_public and discount.is_active
+    """Mark `discount` announced (before it is saved) when it has just become public, active
+    and current and its shop's followers were never told about it; the caller then emits
+    `shop.new_discount`. A code is announced once: switching it off and on again is not news. A
+    code that starts later is announced when it starts (`discounts_announce_started`)."""
+    now = timezone.now()
+    is_live = discount.is_public and discount.is_active and _current(discount, now)
     if not is_live or was_live or discount.announced_at is not None:
         return False
-    discount.announced_at = timezone.now()
+    discount.announced_at = now
     return True
+
+
+def discounts_announce_started(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Announce the public, active codes whose window has opened since they became so (created
+    or made public with a later `starts_at`), each once: `announced_at` is set by a conditional
+    UPDATE, so two sweeps never announce one code twice. Codes of suspended shops and ended codes
+    are not announced. Run by beat (`discounts.announce_started`). Returns how many."""
+    now = now or timezone.now()
+    due = (
+        Discount.objects.filter(
+            is_public=True,
+            is_active=True,
+            announced_at__isnull=True,
+            shop__status=Shop.Status.ACTIVE,
+        )
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .order_by("starts_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    announced = 0
+    for pk in list(due):
+        with transaction.atomic():
+            if Discount.objects.filter(pk=pk, announced_at__isnull=True).update(announced_at=now):
+                _emit_new_discount(Discount.objects.get(pk=pk))
+                announced += 1
+    return announced
 
 
 def _emit_new_discount(discount: Discount) -> None:

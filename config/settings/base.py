@@ -274,6 +274,11 @@ CELERY_BEAT_SCHEDULE["orders-expire-pending"] = {
     "schedule": env.float("ORDER_EXPIRY_SWEEP_SECONDS", default=300.0),
     "options": {"queue": "default", "expires": 300},
 }
+CELERY_BEAT_SCHEDULE["discounts-announce-started"] = {
+    "task": "discounts.announce_started",
+    "schedule": env.float("DISCOUNT_ANNOUNCE_SECONDS", default=300.0),
+    "options": {"queue": "default", "expires": 300},
+}
 CELERY_BEAT_SCHEDULE["users-prune-sessions"] = {
     "task": "users.prune_sessions",
     "schedule": env.float("SESSION_PRUNE_SECONDS", default=24 * 3600.0),

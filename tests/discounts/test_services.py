@@ -17,9 +17,12 @@ from apps.discounts.services import (
     discount_redeem,
     discount_release,
     discount_update,
+    discounts_announce_started,
     discounts_redeem,
 )
+from apps.discounts.tasks import announce_started_discounts
 from apps.events.models import OutboxEvent
+from apps.users.models import Shop
 from tests.discounts.factories import DiscountFactory
 from tests.services import need_postgres
 from tests.users.factories import ShopFactory, UserFactory
@@ -318,3 +321,48 @@ def test_max_uses_per_user_holds_under_concurrency():
     assert sorted(outcomes) == ["discount.user_usage_limit"] * 6 + ["ok"] * 2
     assert Discount.objects.get(pk=discount.pk).uses_count == 2
     assert DiscountRedemption.objects.filter(discount=discount, user=user).count() == 2
+
+
+# --- codes that start later are announced when they start
+
+
+def test_a_public_code_that_starts_later_is_announced_when_it_starts(settings):
+    now = timezone.now()
+    later = discount_create(
+        shop=ShopFactory(),
+        code="SOON",
+        name="Soon",
+        type="percentage",
+        value=Decimal("10"),
+        starts_at=now + timedelta(hours=2),
+        is_public=True,
+    )
+    ended = DiscountFactory(
+        is_public=True, starts_at=now - timedelta(days=2), ends_at=now - timedelta(days=1)
+    )
+    assert _announcements(later) == []
+    assert Discount.objects.get(pk=later.pk).announced_at is None
+
+    assert discounts_announce_started(now=now + timedelta(hours=1)) == 0
+    assert _announcements(later) == []
+
+    at = now + timedelta(hours=2, minutes=3)
+    assert discounts_announce_started(now=at) == 1
+    [(key, payload)] = _announcements(later)
+    assert key == str(later.shop_id)
+    assert (payload["code"], payload["discount_id"]) == ("SOON", str(later.pk))
+    assert Discount.objects.get(pk=later.pk).announced_at == at
+    assert _announcements(ended) == []
+    # the next sweep, through the task, finds nothing: each code is announced once
+    assert announce_started_discounts.apply().get() == 0
+    assert len(_announcements(later)) == 1
+    entry = settings.CELERY_BEAT_SCHEDULE["discounts-announce-started"]
+    assert (entry["task"], entry["schedule"]) == ("discounts.announce_started", 300.0)
+
+
+def test_a_code_of_a_suspended_shop_is_not_announced_when_it_starts():
+    now = timezone.now()
+    code = DiscountFactory(is_public=True, starts_at=now + timedelta(minutes=5))
+    Shop.objects.filter(pk=code.shop_id).update(status=Shop.Status.SUSPENDED)
+    assert discounts_announce_started(now=now + timedelta(minutes=10)) == 0
+    assert _announcements(code) == []
