@@ -1,16 +1,25 @@
 """Discount codes in the admin. Saves go through `discount_create` / `discount_update`, as in the
 API: the same checks (targets of the code's shop, percentage bounds, max_uses not below the uses
 made), the `shop.new_discount` announcement, and only the changed columns written, so the
-`uses_count` counter (kept by discount_redeem/release) is never written back."""
+`uses_count` counter (kept by discount_redeem/release) is never written back. Deletes go through
+`discount_delete`, as `DELETE /seller/discounts/{id}` does: a code that was ever redeemed is
+deactivated instead, its redemption history kept."""
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from apps.core.admin_refusals import ServiceRefusalsAdmin
 from apps.discounts.models import Discount, DiscountRedemption
-from apps.discounts.services import WRITABLE_FIELDS, discount_create, discount_update
+from apps.discounts.services import (
+    WRITABLE_FIELDS,
+    discount_create,
+    discount_delete,
+    discount_update,
+)
 from apps.users.models import Shop
 
 
@@ -78,3 +87,34 @@ class DiscountAdmin(ServiceRefusalsAdmin):
         # left, saved as the admin does.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # Redemptions (the only rows that protect a code) block a real delete, but
+        # `discount_delete` deactivates a used code instead: they do not block the confirmation.
+        deleted, counts, perms_needed, _protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms_needed, []
+
+    def delete_model(self, request: HttpRequest, obj: Discount) -> None:
+        if not discount_delete(discount=obj):
+            request._discount_kept = obj.code  # type: ignore[attr-defined]
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Discount]) -> None:
+        kept = [d.code for d in queryset if not discount_delete(discount=d)]
+        if kept:
+            self.message_user(
+                request,
+                f"Used codes deactivated instead of deleted: {', '.join(kept)}.",
+                messages.WARNING,
+            )
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        kept = getattr(request, "_discount_kept", None)
+        if kept is None:
+            return super().response_delete(request, obj_display, obj_id)
+        self.message_user(
+            request,
+            f"The code {kept} was used, so it was deactivated instead of deleted "
+            "(its redemptions are kept).",
+            messages.WARNING,
+        )
+        return HttpResponseRedirect(reverse("admin:discounts_discount_changelist"))
