@@ -16,6 +16,7 @@ from apps.users.request_user import request_user
 from apps.users.services import (
     api_key_revoke,
     session_revoke_all,
+    shop_create,
     shop_status_set,
     shop_update,
 )
@@ -127,13 +128,29 @@ class ShopAdmin(ServiceRefusalsAdmin):
     actions = ["suspend", "activate"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The slug comes from the name on creation (shop_create, as in the API) and stays.
         if obj is None:
-            return self.readonly_fields
+            return ("slug", *self.readonly_fields)
         return ("owner", "slug", *self.readonly_fields)
 
     def save_model(self, request: HttpRequest, obj: Shop, form: Any, change: bool) -> None:
         if not change:
-            super().save_model(request, obj, form, change)
+            new = form.cleaned_data
+            shop = shop_create(
+                owner=new["owner"],
+                name=new["name"],
+                description=new.get("description", ""),
+                shipping_fee=new["shipping_fee"],
+                free_shipping_threshold=new.get("free_shipping_threshold"),
+            )
+            if new.get("logo") is not None:
+                shop_update(
+                    shop=shop, actor=request_user(request), data={"logo_id": new["logo"].pk}
+                )
+            if new.get("status") and new["status"] != shop.status:
+                shop_status_set(shop=shop, status=new["status"])
+            # The admin goes on with `obj` (log entry, message, redirect): make it the saved row.
+            obj.__dict__.update(Shop.objects.get(pk=shop.pk).__dict__)
             return
         changed = set(form.changed_data)
         data: dict[str, Any] = {name: form.cleaned_data[name] for name in changed}
