@@ -112,6 +112,8 @@ class ProblemAutoSchema(AutoSchema):
         implied = []
         if self.method in ("POST", "PUT", "PATCH") or self._has_query_parameters():
             implied.append(400)
+        if self.method in ("POST", "PUT", "PATCH"):
+            implied.append(415)  # a body in a content type the view does not parse
         if "{" in self.path or self._is_paginated_list():
             implied.append(404)  # an unknown or invisible id; a page past the end
         permissions = self.view.get_permissions() if hasattr(self.view, "get_permissions") else []

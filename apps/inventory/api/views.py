@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.catalog.models import ProductVariant
+from apps.core.openapi import problem_responses
 from apps.core.pagination import CursorPagination, PageNumberPagination
 from apps.core.permissions import IsSeller
 from apps.inventory import selectors, services
@@ -76,7 +77,12 @@ class SellerInventoryAdjustApi(APIView):
         tags=TAGS,
         operation_id="seller_inventory_adjust",
         request=StockAdjustInput,
-        responses={200: InventoryRowOutput},
+        responses={
+            200: InventoryRowOutput,
+            **problem_responses(
+                codes={409: ["inventory.below_reserved", "inventory.above_maximum"]}
+            ),
+        },
         description=(
             "Change on_hand by `delta`. Going below what is reserved is 409 "
             "`inventory.below_reserved`, above 2,000,000,000 on hand 409 "
