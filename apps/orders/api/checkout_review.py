@@ -178,7 +178,24 @@ class CheckoutReviewApi(APIView):
     @extend_schema(
         operation_id="checkout_review",
         request=CheckoutReviewInput,
-        responses=CheckoutReviewOutput,
+        responses={
+            200: CheckoutReviewOutput,
+            **problem_responses(
+                codes={
+                    404: ["discount.not_found", "cart.variant_not_found"],
+                    422: [
+                        "discount.inactive",
+                        "discount.not_started",
+                        "discount.expired",
+                        "discount.min_order_value",
+                        "discount.usage_limit",
+                        "discount.user_usage_limit",
+                        "discount.not_applicable",
+                        "discount.not_combinable",
+                    ],
+                }
+            ),
+        },
         description=(
             "Price the caller's cart (or explicit `items`) with discount codes, per shop. "
             "Prices always come from the database."
