@@ -172,6 +172,19 @@ def items_from(validated: dict[str, Any]) -> list[ItemInput] | None:
     ]
 
 
+# The refusals of a code against lines (discount_evaluate), documented by both operations.
+DISCOUNT_REFUSALS = [
+    "discount.inactive",
+    "discount.not_started",
+    "discount.expired",
+    "discount.min_order_value",
+    "discount.usage_limit",
+    "discount.user_usage_limit",
+    "discount.not_applicable",
+]
+NOT_FOUND_CODES = ["discount.not_found", "cart.variant_not_found"]
+
+
 class CheckoutReviewApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
@@ -181,19 +194,7 @@ class CheckoutReviewApi(APIView):
         responses={
             200: CheckoutReviewOutput,
             **problem_responses(
-                codes={
-                    404: ["discount.not_found", "cart.variant_not_found"],
-                    422: [
-                        "discount.inactive",
-                        "discount.not_started",
-                        "discount.expired",
-                        "discount.min_order_value",
-                        "discount.usage_limit",
-                        "discount.user_usage_limit",
-                        "discount.not_applicable",
-                        "discount.not_combinable",
-                    ],
-                }
+                codes={404: NOT_FOUND_CODES, 422: [*DISCOUNT_REFUSALS, "discount.not_combinable"]}
             ),
         },
         description=(
@@ -246,20 +247,7 @@ class DiscountValidateApi(APIView):
         request=DiscountValidateInput,
         responses={
             200: DiscountValidateOutput,
-            **problem_responses(
-                codes={
-                    404: ["discount.not_found", "cart.variant_not_found"],
-                    422: [
-                        "discount.inactive",
-                        "discount.not_started",
-                        "discount.expired",
-                        "discount.min_order_value",
-                        "discount.usage_limit",
-                        "discount.user_usage_limit",
-                        "discount.not_applicable",
-                    ],
-                }
-            ),
+            **problem_responses(codes={404: NOT_FOUND_CODES, 422: DISCOUNT_REFUSALS}),
         },
         description=(
             "Check one code against `items` (default: the caller's cart lines of that shop). "
