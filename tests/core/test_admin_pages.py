@@ -467,13 +467,12 @@ def test_discount_admin_change_refused_by_the_service_changes_nothing(superuser_
     # applies_to=products without products: refused by discount_update, as in the API.
     response = superuser_client.post(url, _post_data(page, applies_to="products", name="New"))
 
-    assert response.status_code == 302
-    assert response["Location"] == url
+    # The form again with the input kept and the refusal on the field it names; nothing saved.
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors == {"products": ["applies_to=products needs product_ids."]}
+    assert form["name"].value() == "New"
     assert Discount.objects.filter(pk=discount.pk).values().get() == before
-    listing = superuser_client.get(url)
-    assert "applies_to=products needs product_ids." in [
-        str(message) for message in listing.context["messages"]
-    ]
 
 
 def test_blacklisted_tokens_cannot_be_deleted_or_edited(superuser_client):
