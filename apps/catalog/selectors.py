@@ -2,7 +2,6 @@
 prefetches what the serializers touch, so a page costs the same number of queries whatever it
 holds."""
 
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,7 +23,7 @@ from django.db.models import (
 from apps.catalog.errors import CategoryNotFound, ProductNotFound, VariantNotFound
 from apps.catalog.models import Category, Product, ProductImage, ProductVariant
 from apps.catalog.search import full_text_available, search_apply
-from apps.core.slugs import id_first, id_or_slug
+from apps.core.slugs import as_uuid, id_first, id_or_slug
 
 # What a list item (ProductSummaryOutput) shows: only these columns are loaded.
 LIST_FIELDS = (
@@ -55,21 +54,6 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
     "-rating": ("-rating_avg", "-rating_count", "-created_at", "id"),
     "relevance": ("-relevance", "-created_at", "id"),
 }
-
-
-def as_uuid(value: Any) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def _ident_q(ident: Any, *, prefix: str = "") -> Q:
-    """By id or slug: a UUID-looking text names that id, or a slug from before slugs could not
-    look like ids (apps.core.slugs); `.order_by(*id_first(ident))` prefers the id."""
-    return id_or_slug(ident, prefix=prefix)
 
 
 def _is_staff(user: Any) -> bool:
@@ -134,10 +118,10 @@ def product_list(*, filters: ProductFilters) -> QuerySet[Product]:
     if filters.type:
         products = products.filter(type=filters.type)
     if filters.shop:
-        products = products.filter(_ident_q(filters.shop, prefix="shop__"))
+        products = products.filter(id_or_slug(filters.shop, prefix="shop__"))
     if filters.category:
         category = (
-            Category.objects.filter(_ident_q(filters.category))
+            Category.objects.filter(id_or_slug(filters.category))
             .order_by(*id_first(filters.category))
             .only("path")
             .first()
@@ -224,7 +208,7 @@ def product_resolve_slug(*, ident: str, user: Any, shop: str = "") -> UUID:
     wins, then the oldest. Raises ProductNotFound."""
     candidates = Product.objects.filter(slug=ident)
     if shop:
-        candidates = candidates.filter(_ident_q(shop, prefix="shop__"))
+        candidates = candidates.filter(id_or_slug(shop, prefix="shop__"))
     visible = Q(status=Product.Status.PUBLISHED, shop__status="active")
     if _is_staff(user):
         visible = Q()
@@ -261,7 +245,7 @@ def product_scope_for(actor: Any) -> QuerySet[Product]:
 def product_get_for_write(*, actor: Any, ident: Any) -> Product:
     product = (
         product_scope_for(actor)
-        .filter(_ident_q(ident))
+        .filter(id_or_slug(ident))
         .select_related("shop", "category")
         .order_by(*id_first(ident), "created_at")
         .first()
@@ -328,7 +312,7 @@ def category_tree() -> list[dict[str, Any]]:
 
 
 def category_get(*, ident: Any) -> Category:
-    category = Category.objects.filter(_ident_q(ident)).order_by(*id_first(ident), "path").first()
+    category = Category.objects.filter(id_or_slug(ident)).order_by(*id_first(ident), "path").first()
     if category is None:
         raise CategoryNotFound(f"No category {ident!r}.")
     return category

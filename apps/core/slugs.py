@@ -17,13 +17,19 @@ from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 
 
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """`value` as a UUID (a UUID, or a text that parses as one), else None."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def parses_as_uuid(text: str) -> bool:
     """Whether an id-or-slug lookup would take `text` for an id."""
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
+    return as_uuid(text) is not None
 
 
 def validate_slug_not_uuid(value: str) -> None:
@@ -61,9 +67,8 @@ def id_or_slug(ident: Any, *, prefix: str = "") -> Q:
     slug from before slugs could not look like one), else a slug. Order by `id_first` to prefer
     the id's row."""
     text = str(ident)
-    try:
-        pk = ident if isinstance(ident, uuid.UUID) else uuid.UUID(text)
-    except ValueError:
+    pk = as_uuid(ident)
+    if pk is None:
         return Q(**{f"{prefix}slug": text})
     return Q(**{f"{prefix}pk": pk}) | Q(**{f"{prefix}slug": text})
 
@@ -71,9 +76,8 @@ def id_or_slug(ident: Any, *, prefix: str = "") -> Q:
 def id_first(ident: Any, *, prefix: str = "") -> tuple[Case, ...]:
     """Orderings (none for a slug) that put the row whose id is `ident` before one whose slug
     only looks like it: `.order_by(*id_first(ident), ...)`."""
-    try:
-        pk = ident if isinstance(ident, uuid.UUID) else uuid.UUID(str(ident))
-    except ValueError:
+    pk = as_uuid(ident)
+    if pk is None:
         return ()
     return (
         Case(

@@ -9,6 +9,7 @@ from uuid import UUID
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from apps.catalog.models import Category, Product
+from apps.core.slugs import id_first, id_or_slug
 from apps.discounts import errors
 from apps.discounts.models import Discount, DiscountRedemption
 from apps.users.errors import ShopNotFound
@@ -24,14 +25,6 @@ def discounts_with_targets(queryset: QuerySet[Discount] | None = None) -> QueryS
     )
 
 
-def _shop_ref(slug_or_id: str, *, prefix: str = "") -> Q:
-    """A shop named by id or slug (ids in any case)."""
-    try:
-        return Q(**{f"{prefix}pk": UUID(slug_or_id)})
-    except ValueError:
-        return Q(**{f"{prefix}slug": slug_or_id})
-
-
 def _seller_scope(user: User) -> QuerySet[Discount]:
     """The codes `user` may manage: staff every shop's, a seller their own shop's (any other
     code is DiscountNotFound, as if it did not exist)."""
@@ -45,7 +38,7 @@ def seller_discount_list(*, user: User, shop: str | None = None) -> QuerySet[Dis
     to one shop (a seller's list is their own shop's anyway)."""
     queryset = _seller_scope(user)
     if shop and user.is_staff:
-        queryset = queryset.filter(_shop_ref(shop, prefix="shop__"))
+        queryset = queryset.filter(id_or_slug(shop, prefix="shop__"))
     return discounts_with_targets(queryset).order_by("-created_at")
 
 
@@ -62,7 +55,7 @@ def seller_discount_shop(*, user: User, shop: str | None = None) -> Shop:
     slug or id, and without `shop` fall back to a shop of their own. Raises DiscountInvalid
     (400, pointer `/shop`) when staff name no shop or an unknown one."""
     if shop and user.is_staff:
-        found = Shop.objects.filter(_shop_ref(shop)).first()
+        found = Shop.objects.filter(id_or_slug(shop)).order_by(*id_first(shop)).first()
         if found is None:
             raise errors.DiscountInvalid(
                 "No such shop.",
@@ -148,11 +141,11 @@ def user_discount_usage(*, user: User, discount_ids: Sequence[UUID]) -> Mapping[
 
 def shop_get_active(slug_or_id: str) -> Shop:
     """An active shop by slug or id; anything else is ShopNotFound (404)."""
-    try:
-        lookup = Q(pk=UUID(slug_or_id))
-    except ValueError:
-        lookup = Q(slug=slug_or_id)
-    shop = Shop.objects.filter(lookup, status=Shop.Status.ACTIVE).first()
+    shop = (
+        Shop.objects.filter(id_or_slug(slug_or_id), status=Shop.Status.ACTIVE)
+        .order_by(*id_first(slug_or_id))
+        .first()
+    )
     if shop is None:
         raise ShopNotFound("No such shop.")
     return shop

@@ -8,7 +8,6 @@ order placement prices the order with the very same two calls inside its transac
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from apps.cart.models import CartItem
 from apps.catalog.models import Category, Product, ProductVariant
 from apps.core.db import in_list, prep, select_rows
 from apps.core.money import ZERO, quantize
+from apps.core.slugs import as_uuid, id_or_slug
 from apps.discounts.errors import DiscountNotFound
 from apps.discounts.evaluation import (
     AppliedDiscount,
@@ -372,22 +372,12 @@ def _load_lines(
     return [(rows[v], q, None) for v, q in quantities.items()]
 
 
-def _as_uuid(shop_ref: str) -> UUID | None:
-    """The shop id a reference spells, in any case; None for a slug."""
-    try:
-        return uuid.UUID(shop_ref)
-    except ValueError:
-        return None
-
-
 def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
     if not codes:
         return {}
     condition = Q(pk__in=[])
     for code in codes:
-        shop_id = _as_uuid(code.shop)
-        shop_q = Q(shop__slug=code.shop) if shop_id is None else Q(shop_id=shop_id)
-        condition |= shop_q & Q(code__iexact=code.code.strip())
+        condition |= id_or_slug(code.shop, prefix="shop__") & Q(code__iexact=code.code.strip())
     found = list(
         discounts_with_targets(Discount.objects.filter(condition, shop__status=Shop.Status.ACTIVE))
     )
@@ -398,7 +388,7 @@ def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
                 d
                 for d in found
                 if d.code.lower() == code.code.strip().lower()
-                and (d.shop_id == _as_uuid(code.shop) or d.shop.slug == code.shop)
+                and (d.shop_id == as_uuid(code.shop) or d.shop.slug == code.shop)
             ),
             None,
         )

@@ -17,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat
 
 from apps.catalog.models import Product
+from apps.core.slugs import as_uuid
 from apps.reviews.errors import CommentNotFound, ProductNotFound, ReviewNotFound
 from apps.reviews.models import Comment, Review
 from apps.users.models import Shop
@@ -29,18 +30,11 @@ def product_is_public(product: Product) -> bool:
     return product.status == Product.Status.PUBLISHED and product.shop.status == Shop.Status.ACTIVE
 
 
-def _as_uuid(ref: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(ref))
-    except ValueError:
-        return None
-
-
 def product_get_public(*, ref: str) -> Product:
     """A public product by id or slug. A slug is unique per shop only: when several shops use
     it, the oldest public product answers (use the id to be exact). Others: ProductNotFound."""
     qs = Product.objects.filter(PUBLIC_PRODUCT).select_related("shop")
-    product_id = _as_uuid(ref)
+    product_id = as_uuid(ref)
     product = (
         qs.filter(pk=product_id).first()
         if product_id

@@ -44,7 +44,7 @@ from apps.core.openapi import problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsSeller
 from apps.core.renderers import OrjsonRenderer
-from apps.core.slugs import id_first
+from apps.core.slugs import id_first, id_or_slug
 from apps.users.request_user import request_user
 
 # Conflicts a seller's write can meet (documented so clients and the schema fuzz expect them).
@@ -216,11 +216,7 @@ def _acting_shop(user: Any, requested: str | None) -> Any:
     from apps.users.models import Shop
 
     if user.is_staff and requested:
-        shop = (
-            Shop.objects.filter(selectors._ident_q(requested))
-            .order_by(*id_first(requested))
-            .first()
-        )
+        shop = Shop.objects.filter(id_or_slug(requested)).order_by(*id_first(requested)).first()
         if shop is None:
             raise InvalidProduct(
                 "Unknown shop.",
