@@ -126,6 +126,11 @@ def _usable_refresh_tokens(user_id: Any) -> QuerySet[OutstandingToken]:
     )
 
 
+def _with_sessions(tokens: QuerySet[OutstandingToken]) -> list[tuple[Any, str | None]]:
+    """(pk, session id read from the recorded text) of each token."""
+    return [(pk, _recorded_session(raw)) for pk, raw in tokens.values_list("pk", "token")]
+
+
 def _blacklist(token_ids: list[Any]) -> None:
     BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token_id=pk) for pk in token_ids], ignore_conflicts=True
@@ -142,11 +147,7 @@ def refresh_tokens_revoke_all(*, user_id: Any, except_session: str | None = None
     if except_session is None:
         revoked = list(outstanding.values_list("pk", flat=True))
     else:
-        revoked = [
-            pk
-            for pk, raw in outstanding.values_list("pk", "token")
-            if _recorded_session(raw) != except_session
-        ]
+        revoked = [pk for pk, session in _with_sessions(outstanding) if session != except_session]
     _blacklist(revoked)
     return len(revoked)
 
@@ -303,11 +304,7 @@ def session_revoke(*, user: User, raw_refresh: str) -> None:
     ended = [outstanding.pk]
     session = token_session(payload)
     if session is not None:
-        ended += [
-            pk
-            for pk, raw in _usable_refresh_tokens(user.pk).values_list("pk", "token")
-            if _recorded_session(raw) == session
-        ]
+        ended += [pk for pk, of in _with_sessions(_usable_refresh_tokens(user.pk)) if of == session]
     _blacklist(ended)
 
 
