@@ -6,7 +6,7 @@ bench/lua/checkout.lua):
 - `checkout`: every order is one unit of one of 100 variants with ample stock. Target: at least
   80 orders/s on a 2-core machine with PostgreSQL, with p50/p99 latency. The API box alone:
   gunicorn, PostgreSQL, Redis and RabbitMQ on the machine, the Celery worker paused during the
-  runs, as if it ran on worker machines of its own (ARCHITECTURE.md: web and worker processes
+  runs, as if it ran on worker machines of its own (docs/architecture.md: web and worker processes
   scale separately). Every placement still writes its outbox event and schedules the relay;
   the worker then delivers what the runs left, and the row says how long that took. Median of
   BENCH_CHECKOUT_ROUNDS runs (3).

@@ -111,6 +111,7 @@ class Scenario:
     headers: Callable[[Context], dict[str, str]] | None = None
     lua: Path = BENCH / "lua" / "paths.lua"
     notes: Callable[[Context, list[str], dict[str, Any]], str] | None = None
+    through_nginx: bool = False  # also measured through the stack's nginx (its catalog cache)
 
 
 def _list_paths(ctx: Context) -> list[str]:
@@ -154,7 +155,13 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "floor_drf", "same JSON from a DRF APIView (reference)", lambda ctx: ["/bench/floor-drf"]
     ),
-    Scenario("list", "product list, 20 per page (pages 1-10)", _list_paths, target=0.4),
+    Scenario(
+        "list",
+        "product list, 20 per page (pages 1-10)",
+        _list_paths,
+        target=0.4,
+        through_nginx=True,
+    ),
     Scenario("search", "search, 20 per page (10 terms)", _search_paths),
     Scenario(
         "detail_cold",
@@ -169,6 +176,7 @@ SCENARIOS: list[Scenario] = [
         _cached_paths,
         prepare=_warm,
         target=0.8,
+        through_nginx=True,
     ),
 ]
 
@@ -294,6 +302,52 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
+class NginxFront:
+    """The stack's nginx (docker/nginx/marketplace.conf.template, rendered as `make stack` renders
+    it) in front of the benchmark's gunicorn: anonymous catalog reads come from its cache."""
+
+    def __init__(self, upstream_port: int, port: int, workdir: Path) -> None:
+        self.upstream_port, self.port, self.dir = upstream_port, port, workdir / "nginx"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> NginxFront:
+        sys.path.insert(0, str(ROOT / "docker"))
+        import stack
+
+        env = {
+            "PORT": str(self.port),
+            "GUNICORN_BIND": f"127.0.0.1:{self.upstream_port}",
+            "UVICORN_HOST": "127.0.0.1",
+            "UVICORN_PORT": "1",  # no stream in the benchmark
+            "STATIC_ROOT": str(self.dir / "static"),
+            "STACK_DIR": str(self.dir),
+            "PATH": os.environ.get("PATH", "") + os.pathsep + "/usr/sbin",
+        }
+        stack.write_nginx_config(env)
+        nginx = shutil.which("nginx", path=env["PATH"])
+        assert nginx is not None
+        self.process = subprocess.Popen(
+            [nginx, "-e", "stderr", "-p", str(self.dir), "-c", "nginx.conf", "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=(self.dir / "error.log").open("w"),
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench/floor", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.__exit__()
+        sys.exit(f"nginx did not answer: see {self.dir / 'error.log'}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+
+
 # --- measuring --------------------------------------------------------------------------------
 
 
@@ -351,12 +405,16 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def measure(wrk: str, ctx: Context, scenarios: list[Scenario]) -> tuple[list[dict], float]:
+def measure(
+    wrk: str, ctx: Context, scenarios: list[Scenario], nginx_ctx: Context | None = None
+) -> tuple[list[dict], float]:
     """Run every scenario ROUNDS times, each run between two runs of the floor, and take the
     median of the per-run ratios (scenario / mean of the two floor runs next to it). On a shared
     machine the background load drifts and bursts: the neighbouring floor runs move with the
     drift, and the median drops the runs a burst hit. B (the floor row) is the median of all
-    floor runs; every row shows the median req/s and latencies of its runs."""
+    floor runs; every row shows the median req/s and latencies of its runs. A scenario marked
+    `through_nginx` is also run through nginx (`nginx_ctx`) in each round, next to the same
+    floor runs."""
     floor, *others = scenarios
     floor_paths = floor.paths(ctx)
     _warm_up(wrk, ctx, floor, floor_paths)
@@ -369,9 +427,14 @@ def measure(wrk: str, ctx: Context, scenarios: list[Scenario]) -> tuple[list[dic
             rows.append({"name": scenario.name, "label": scenario.label, "skipped": status})
             continue
         _warm_up(wrk, ctx, scenario, paths)
-        runs, ratios, floors_around = [], [], []
+        via = nginx_ctx if scenario.through_nginx else None
+        if via is not None:
+            _warm_up(wrk, via, scenario, paths)
+        runs, ratios, floors_around, nginx_runs = [], [], [], []
         for round_ in range(1, ROUNDS + 1):
             result = _run(wrk, ctx, scenario, paths)
+            if via is not None:
+                nginx_runs.append(_run(wrk, via, scenario, paths))
             floor_runs.append(_run(wrk, ctx, floor, floor_paths))
             around = (floor_runs[-2]["rps"] + floor_runs[-1]["rps"]) / 2
             runs.append(result)
@@ -387,6 +450,11 @@ def measure(wrk: str, ctx: Context, scenarios: list[Scenario]) -> tuple[list[dic
         row["ratio"] = round(_median(ratios), 3)
         if scenario.notes:
             row["note"] = scenario.notes(ctx, paths, runs[0])
+        if nginx_runs:
+            row["nginx"] = _summary(scenario, nginx_runs)
+            row["nginx"]["ratio"] = round(
+                _median([r["rps"] / f for r, f in zip(nginx_runs, floors_around, strict=True)]), 3
+            )
         rows.append(row)
     floor_row = _summary(floor, floor_runs)
     floor_row["floor_rps"] = floor_row["rps"]
@@ -419,12 +487,13 @@ def _summary(scenario: Scenario, runs: list[dict[str, Any]]) -> dict[str, Any]:
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"| scenario | req/s (median of {ROUNDS}) | p50 ms | p99 ms | B around it, req/s "
-        "| ratio to B (median) | ratios of the runs | target |",
-        "|---|---:|---:|---:|---:|---:|---|---|",
+        "| ratio to B (median) | ratios of the runs | target "
+        "| through nginx: req/s, p50 ms, ratio |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for row in rows:
         if "skipped" in row:
-            lines.append(f"| {row['label']} | skipped (HTTP {row['skipped']}) | | | | | | |")
+            lines.append(f"| {row['label']} | skipped (HTTP {row['skipped']}) | | | | | | | |")
             continue
         target = ""
         if row["target"] is not None:
@@ -434,9 +503,11 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         if "floor_runs" in row:
             label += f" (median of {len(row['floor_runs'])} runs)"
         ratios = ", ".join(f"{r:.2f}" for r in row.get("ratios", ()))
+        nginx = row.get("nginx")
+        via = f"{nginx['rps']:.0f}, {nginx['p50_ms']}, {nginx['ratio']:.2f}" if nginx else ""
         lines.append(
             f"| {label} | {row['rps']:.0f}{errors} | {row['p50_ms']} | {row['p99_ms']} | "
-            f"{row['floor_rps']:.0f} | {row['ratio']:.2f} | {ratios} | {target} |"
+            f"{row['floor_rps']:.0f} | {row['ratio']:.2f} | {ratios} | {target} | {via} |"
         )
     return "\n".join(lines)
 
@@ -480,14 +551,25 @@ def main() -> None:
         workdir = Path(tmp)
         port = free_port()
         info = environment(len(product_ids))
-        with Server(port, workdir / "gunicorn.log"):
+        nginx_port = free_port()
+        with Server(port, workdir / "gunicorn.log"), NginxFront(port, nginx_port, workdir):
             ctx = Context(f"http://127.0.0.1:{port}", product_ids, terms, workdir)
+            nginx_ctx = Context(f"http://127.0.0.1:{nginx_port}", product_ids, terms, workdir)
             ctx.cache_clear()
-            rows, floor_rps = measure(wrk, ctx, scenarios)
+            rows, floor_rps = measure(wrk, ctx, scenarios, nginx_ctx)
         # Checkout (bench/checkout.py): its own server, with the event relay in a worker.
         from bench import checkout
 
         checkout_rows = checkout.run_all(wrk, workdir, only)
+    # Imports (bench/imports.py): a 10,000-row product CSV through an import job, in rows/s.
+    from bench import imports
+
+    import_results = imports.run_all(only)
+    # Scale-out (bench/scale_out.py): two gunicorn processes, one primary, one streaming replica.
+    from bench import scale_out
+
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        scale_rows = scale_out.run_all(wrk, Path(tmp), only)
     info["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     table = markdown(rows)
     report = {
@@ -502,6 +584,12 @@ def main() -> None:
     if checkout_rows:
         print()
         print(checkout.write_results(checkout_rows))
+    if import_results:
+        print()
+        print(imports.table(import_results))
+    if scale_rows:
+        print()
+        print(scale_out.markdown(scale_rows))
     print()
     print(
         f"{info['gunicorn']}; wrk {info['wrk']}; {info['products']} products x 3 variants; "

@@ -1,5 +1,5 @@
 """Seed the benchmark database: N published products x 3 variants with stock, spread over a few
-shops, with the catalog's bulk seeder (`apps.catalog.demo.seed_bulk`: bulk INSERTs, a `restock`
+shops, with the bulk seeder (`apps.inventory.demo.seed_bulk`: bulk INSERTs, a `restock`
 movement per stock row, search vectors).
 
 Run by bench/run.py as `python -m bench.seed --products N` with DJANGO_SETTINGS_MODULE set to
@@ -27,9 +27,10 @@ SEARCH_TERMS = (
 
 
 def seed(n_products: int) -> int:
-    from apps.catalog.demo import seed_bulk
     from apps.catalog.models import Product
-    from apps.users.models import Shop, User
+    from apps.inventory.demo import seed_bulk
+    from apps.shops.models import Shop
+    from apps.users.models import User
 
     per_shop = -(-n_products // SHOPS)
     for index in range(SHOPS):

@@ -1,7 +1,7 @@
 """Celery on RabbitMQ: JSON only, late acks, dead-letter queues and one retry policy.
 
-Every work queue (`default`, `events`, `notifications`, `media`) is declared with a dead-letter
-exchange, so a message that a task finally rejects lands in `<queue>.dlq`, where
+Every work queue (`default`, `events`, `notifications`, `media`, `webhooks`) is declared with a
+dead-letter exchange, so a message that a task finally rejects lands in `<queue>.dlq`, where
 `manage.py dlq list|requeue` shows and replays it. Tasks use `RetryingTask`:
 
     from config.celery import RetryingTask, app
@@ -24,7 +24,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 logger = logging.getLogger("config.celery")
 
 #: Logical queue names; tasks route with `queue="<name>"`. Physical names get CELERY_QUEUE_PREFIX.
-WORK_QUEUES = ("default", "events", "notifications", "media")
+WORK_QUEUES = ("default", "events", "notifications", "media", "webhooks")
 DEAD_LETTER_SUFFIX = ".dlq"
 
 #: Policy every environment shares; settings (CELERY_*) still hold the env-driven values.
@@ -48,6 +48,8 @@ POLICY: dict[str, Any] = {
         "apps.notifications.*": {"queue": "notifications"},
         "media.*": {"queue": "media"},
         "apps.media.*": {"queue": "media"},
+        "webhooks.*": {"queue": "webhooks"},
+        "apps.webhooks.*": {"queue": "webhooks"},
     },
     "task_create_missing_queues": False,  # a typo'd queue name fails loudly at publish
     "worker_hijack_root_logger": False,  # Django's LOGGING stays in charge

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 
-from tests.services import need, need_rabbitmq
+from tests.services import need, need_rabbitmq, port_open
 
 T = TypeVar("T")
 
@@ -274,3 +274,52 @@ def event_subscribers() -> Iterator[Callable[[str, Callable], None]]:
     finally:
         registry._subscribers.clear()
         registry._subscribers.update(saved)
+
+
+# --- Stripe (localstripe) -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    """localstripe (a stateful fake of Stripe's HTTP API, a dev dependency) on a free loopback
+    port for the session. It keeps its objects in memory (and writes a copy to its own file in
+    /tmp, which `--from-scratch` never reads back)."""
+    import sys
+
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="localstripe-", suffix=".log", delete=False)  # noqa: SIM115
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    except OSError as exc:
+        need(False, f"cannot run localstripe: {exc}")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while not port_open("127.0.0.1", port, 0.2) and process.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        if process.poll() is not None or not port_open("127.0.0.1", port, 0.5):
+            with open(log.name) as fh:
+                need(False, f"localstripe did not start: {fh.read()[-500:]}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+        os.unlink(log.name)
+
+
+@pytest.fixture
+def stripe_api(settings, localstripe_url: str) -> str:
+    """Card payments go to the session's localstripe."""
+    settings.PAYMENT_PROVIDER = "stripe"
+    settings.STRIPE_API_BASE = localstripe_url
+    return localstripe_url

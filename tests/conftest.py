@@ -2,9 +2,15 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from apps.core.throttling import HealthThrottle
+from tests.assertions import assert_problem
 from tests.users.factories import UserFactory
 
-pytest_plugins = ["tests.brokers"]  # kafka_bootstrap, kafka_settings, celery_worker_real
+__all__ = ["assert_problem"]  # the one problem+json assertion: `from tests.assertions import ...`
+
+pytest_plugins = [
+    "tests.brokers"
+]  # kafka_bootstrap, kafka_settings, celery_worker_real, stripe_api
 
 
 def clear_own_cache() -> None:
@@ -21,6 +27,7 @@ def clear_own_cache() -> None:
 def _clear_cache():
     """Throttle counters, idempotency records and catalog caches never leak between tests."""
     clear_own_cache()
+    HealthThrottle.cache.clear()  # counted in process memory, not in the shared cache
     yield
     clear_own_cache()
 

@@ -58,3 +58,6 @@ class CartItem(BaseModel):
             models.UniqueConstraint(fields=["cart", "variant"], name="cartitem_unique_variant"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="cartitem_quantity_gt_0"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.variant.sku}"

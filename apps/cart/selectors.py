@@ -11,7 +11,7 @@ from apps.cart.models import Cart, CartItem
 from apps.cart.services import variant_available
 from apps.catalog.models import Product
 from apps.core.money import ZERO, quantize
-from apps.users.models import Shop
+from apps.shops.models import Shop
 
 
 def cart_items(*, cart: Cart) -> list[CartItem]:
@@ -20,6 +20,17 @@ def cart_items(*, cart: Cart) -> list[CartItem]:
         .select_related("variant__product__shop", "variant__stock")
         .order_by("created_at", "id")
     )
+
+
+def cart_summary_empty() -> dict[str, Any]:
+    """A guest's cart before its first line: nothing stored yet, so no id and no token."""
+    return {
+        "id": None,
+        "currency": settings.STORE_CURRENCY,
+        "shops": [],
+        "item_count": 0,
+        "subtotal": quantize(ZERO),
+    }
 
 
 def cart_summary(*, cart: Cart, include_token: bool = False) -> dict[str, Any]:

@@ -11,15 +11,15 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.cart import errors
 from apps.cart.models import Cart, CartItem, new_cart_token
 from apps.catalog.models import Product, ProductVariant
-from apps.core.db import in_list, prep
 from apps.inventory.errors import InsufficientStock
-from apps.users.models import Shop, User
+from apps.shops.models import Shop
+from apps.users.models import User
 
 # A guest cart that is only read still counts as in use; its idle clock moves at most this often
 # so that reading a cart does not write on every request.
@@ -43,15 +43,23 @@ def cart_get_for_user(*, user: User) -> Cart:
         return Cart.objects.get(user=user)
 
 
+def cart_find_for_guest(*, token: str | None) -> Cart | None:
+    """The guest cart named by `token` (never someone else's cart), None when there is none."""
+    if not token:
+        return None
+    cart = Cart.objects.filter(token=token, user__isnull=True).first()
+    if cart is not None and cart.updated_at < timezone.now() - TOUCH_INTERVAL:
+        _touch(cart)
+    return cart
+
+
 def cart_get_for_guest(*, token: str | None) -> tuple[Cart, bool]:
     """The guest cart named by `token`, or a new guest cart with a fresh token when the token is
-    missing or names no guest cart (never someone else's cart). Returns (cart, created)."""
-    if token:
-        cart = Cart.objects.filter(token=token, user__isnull=True).first()
-        if cart is not None:
-            if cart.updated_at < timezone.now() - TOUCH_INTERVAL:
-                _touch(cart)
-            return cart, False
+    missing or names no guest cart. Only writes create one: reading a cart that does not exist
+    yet must not insert a row per anonymous request. Returns (cart, created)."""
+    cart = cart_find_for_guest(token=token)
+    if cart is not None:
+        return cart, False
     return Cart.objects.create(token=new_cart_token()), True
 
 
@@ -175,25 +183,20 @@ def cart_lines_remove(
 ) -> int:
     """Remove the user's cart lines after they were bought: the lines `item_ids` (read from the
     user's cart in the caller's transaction), else the lines of `variant_ids`. Runs inside the
-    caller's transaction: one DELETE (hand-written: order placement runs it on every order), and
-    the cart's `updated_at` when lines went (`touch=False`: the caller already moved it). Returns
-    the number of lines removed."""
-    pk = CartItem._meta.pk
+    caller's transaction: one DELETE, and the cart's `updated_at` when lines went
+    (`touch=False`: the caller already moved it). Returns the number of lines removed."""
+    lines = CartItem.objects.filter(cart_id__in=Cart.objects.filter(user=user).values("pk"))
     if item_ids is not None:
-        column, values = "id", [prep(pk, item_id) for item_id in item_ids]
+        ids = list(item_ids)
+        lines = lines.filter(pk__in=ids)
     else:
-        column = "variant_id"
-        values = [prep(ProductVariant._meta.pk, variant_id) for variant_id in variant_ids]
-    if not values:
+        ids = list(variant_ids)
+        lines = lines.filter(variant_id__in=ids)
+    if not ids:
         return 0
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            # Only a column name and placeholders go into the text.
-            f"DELETE FROM cart_cartitem WHERE {column} IN ({in_list(values)}) "  # noqa: S608
-            "AND cart_id IN (SELECT id FROM cart_cart WHERE user_id = %s)",
-            [*values, prep(User._meta.pk, user.pk)],
-        )
-        removed = cursor.rowcount
+    with transaction.atomic(savepoint=False):
+        # Nothing cascades from a cart line, so this is one DELETE (Django's fast delete).
+        removed, _ = lines.delete()
         if removed and touch:
             Cart.objects.filter(user=user).update(updated_at=timezone.now())
     return removed

@@ -15,19 +15,19 @@ writes:
 - Stock is shown read-only: it changes only through the inventory services, which keep the
   ledger."""
 
-import functools
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as delete_selected_confirmation
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from import_export.admin import ImportExportMixin
 from treebeard.admin import TreeAdmin
 from treebeard.forms import movenodeform_factory
 
@@ -39,6 +39,7 @@ from apps.catalog.cache import (
 from apps.catalog.errors import ProductArchived
 from apps.catalog.forms import ProductAdminForm, VariantAdminForm, VariantInlineFormSet
 from apps.catalog.models import Category, Product, ProductImage, ProductVariant
+from apps.catalog.resources import ProductResource
 from apps.catalog.services import (
     product_archive,
     product_change_check,
@@ -51,61 +52,7 @@ from apps.catalog.services import (
 )
 from apps.core.admin_refusals import ServiceRefusalsAdmin
 from apps.core.errors import DomainError
-from apps.inventory.models import StockItem
 from apps.users.request_user import request_user
-
-# The change form with an Archive button among the object tools (shown while the product may
-# change, which is also when the staff member may change it).
-CHANGE_FORM_WITH_ARCHIVE = """{% extends "admin/change_form.html" %}{% load admin_urls %}
-{% block object-tools-items %}
-{% if has_change_permission and original.pk %}
-<li><a href="{% url opts|admin_urlname:'archive' original.pk|admin_urlquote %}"
-       class="archivelink">Archive</a></li>
-{% endif %}
-{{ block.super }}
-{% endblock %}"""
-
-ARCHIVE_CONFIRMATION = """{% extends "admin/base_site.html" %}{% load admin_urls %}
-{% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }}
-delete-confirmation{% endblock %}
-{% block breadcrumbs %}
-<div class="breadcrumbs">
-<a href="{% url 'admin:index' %}">Home</a>
-&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">
-{{ opts.app_config.verbose_name }}</a>
-&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">
-{{ opts.verbose_name_plural|capfirst }}</a>
-&rsaquo; Archive
-</div>
-{% endblock %}
-{% block content %}
-<p>Archived products leave the storefront for good and can no longer be changed (there is no
-unarchive). They are kept, with their variants and stock, for the orders that reference them.</p>
-<ul class="archive-products">
-{% for product in products %}
-<li>{{ product }} ({{ product.shop }}, {{ product.get_status_display|lower }})</li>
-{% endfor %}
-</ul>
-<form method="post">{% csrf_token %}
-<div>
-{% if action %}
-{% for product in products %}
-<input type="hidden" name="_selected_action" value="{{ product.pk }}">
-{% endfor %}
-<input type="hidden" name="action" value="{{ action }}">
-{% endif %}
-<input type="hidden" name="post" value="yes">
-<input type="submit" value="Yes, archive">
-<a href="{{ cancel_url }}" class="button cancel-link">No, take me back</a>
-</div>
-</form>
-{% endblock %}"""
-
-
-@functools.cache
-def _template(source: str) -> Any:
-    """A template kept in this module (built on first use, once the template engine is ready)."""
-    return engines["django"].from_string(source)
 
 
 def _changeable(product: Product | None) -> bool:
@@ -161,7 +108,7 @@ class CategoryAdmin(TreeAdmin):
     list_select_related = ("shop",)  # nullable (global categories): not joined by default
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
-    raw_id_fields = ("shop",)
+    autocomplete_fields = ("shop",)
 
     # Product details show their category's id, slug and name: a rename bumps the products filed
     # under it, a delete (which takes the descendants along and leaves their products without a
@@ -235,8 +182,12 @@ class ImageInline(_ProductInline):
 
 
 @admin.register(Product)
-class ProductAdmin(_ServiceAdmin):
+class ProductAdmin(ImportExportMixin, _ServiceAdmin):
+    """Import and export (CSV, XLSX): products with their variants, prices and initial stock
+    through the catalog services (apps.catalog.resources), a dry run first."""
+
     form = ProductAdminForm
+    resource_classes = [ProductResource]
     list_display = ("name", "shop", "type", "status", "price", "rating_avg", "published_at")
     list_filter = ("status", "type", "shop")
     list_select_related = ("shop",)
@@ -251,13 +202,15 @@ class ProductAdmin(_ServiceAdmin):
         "created_at",
         "updated_at",
     )
-    raw_id_fields = ("shop", "category")
+    autocomplete_fields = ("shop", "category")
     inlines = [VariantInline, ImageInline]
     actions = ("publish", "unpublish", "archive")
 
-    @property
-    def change_form_template(self) -> Any:  # type: ignore[override]
-        return _template(CHANGE_FORM_WITH_ARCHIVE)
+    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        return {"actor": request_user(request)}
+
+    def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        return {"actor": request_user(request)}
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The shop stays (moving a product would leave both shops' product_count wrong) and so
@@ -378,8 +331,8 @@ class ProductAdmin(_ServiceAdmin):
         """The Archive button: a confirmation page, then `product_archive` on POST."""
         product = self.get_object(request, unquote(object_id))
         if product is None:
-            # What the admin's own views answer for a missing object (private: not in the stubs).
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
+            # What the admin's own views answer for a missing object.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not super().has_change_permission(request, product):
             raise PermissionDenied
         change_url = reverse(
@@ -411,21 +364,17 @@ class ProductAdmin(_ServiceAdmin):
             "action": action,
             "cancel_url": cancel_url,
         }
-        return TemplateResponse(request, _template(ARCHIVE_CONFIRMATION), context)
+        return TemplateResponse(request, "admin/catalog/product/archive.html", context)
 
 
-class StockInline(admin.StackedInline):
-    """Read-only: stock changes go through the inventory services and their ledger."""
+# Inlines that apps above the catalog add to the variant page (inventory adds the stock row):
+# the catalog names none of them.
+VARIANT_PAGE_INLINES: list[type[InlineModelAdmin]] = []
 
-    model = StockItem
-    fields = ("on_hand", "reserved", "low_stock_threshold")
-    readonly_fields = fields
-    can_delete = False
-    extra = 0
-    max_num = 0
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+def variant_page_inline_register(inline: type[InlineModelAdmin]) -> None:
+    if inline not in VARIANT_PAGE_INLINES:
+        VARIANT_PAGE_INLINES.append(inline)
 
 
 @admin.register(ProductVariant)
@@ -438,9 +387,11 @@ class ProductVariantAdmin(_ServiceAdmin):
     list_filter = ("is_active", "product__type", "product__shop")
     list_select_related = ("product",)
     search_fields = ("sku", "product__name")
-    raw_id_fields = ("product",)
-    inlines = [StockInline]
+    autocomplete_fields = ("product",)
     actions = ("delete_selected",)
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list:
+        return [*super().get_inlines(request, obj), *VARIANT_PAGE_INLINES]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # A variant stays with its product (as in the API): moving it would leave the old

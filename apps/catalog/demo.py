@@ -4,10 +4,12 @@
 second run creates nothing. Products go through the services (validation, default variants,
 initial stock through the inventory ledger, `product.published` events).
 
-`seed_bulk(n_products, shop)` writes n products x 3 variants with stock in a handful of
-bulk INSERTs (no per-row services, no events): benchmark data, not demo data."""
+`seed_bulk_catalog(n_products, shop)` writes n products x 3 variants in a handful of bulk INSERTs
+(no per-row services, no events): benchmark data, not demo data; `apps.inventory.demo.seed_bulk`
+adds their stock."""
 
 import random
+import uuid
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -20,6 +22,19 @@ from apps.catalog.models import Category, Product, ProductVariant
 from apps.catalog.product_types import REGISTRY
 from apps.catalog.search import search_vector_refresh
 from apps.catalog.services import product_create, product_publish
+
+# Demo variants have stable ids, so that the API's documented examples (which add them to carts
+# and orders) work on every fresh demo database.
+DEMO_ID_NAMESPACE = uuid.UUID("6f1f4b0e-2d0c-4c59-9c43-5b7a3e0f6d21")
+
+
+def demo_variant_id(product_slug: str, position: int) -> uuid.UUID:
+    return uuid.uuid5(DEMO_ID_NAMESPACE, f"variant:{product_slug}:{position}")
+
+
+# The examples' product: a cheap, well-stocked speaker of the first demo shop.
+EXAMPLE_PRODUCT_SLUG = "pocket-bluetooth-speaker"
+EXAMPLE_VARIANT_ID = demo_variant_id(EXAMPLE_PRODUCT_SLUG, 0)
 
 CATEGORIES: dict[str, list[Any]] = {
     "Electronics": ["Phones", "Laptops", "Audio"],
@@ -242,7 +257,7 @@ def _seed_categories(tree: dict[str, list[Any]], parent: Category | None = None)
 
 
 def _demo_shops() -> list[Any]:
-    from apps.users.models import Shop
+    from apps.shops.models import Shop
 
     by_email = {
         shop.owner.email: shop
@@ -290,7 +305,10 @@ def seed(stdout: TextIO) -> None:
                 description=description,
                 category=category,
                 attributes=attributes,
-                variants=variants,
+                variants=[
+                    {**variant, "id": demo_variant_id(slugify(name), position)}
+                    for position, variant in enumerate(variants)
+                ],
             )
             if publish:
                 product_publish(actor=shop.owner, product=product)
@@ -330,12 +348,10 @@ BULK_ATTRIBUTES: dict[str, dict[str, Any]] = {
 }
 
 
-def seed_bulk(n_products: int, shop: Any, *, stock: int = 50, seed: int = 7) -> int:
-    """Create up to `n_products` published products x 3 variants (each with `stock` on hand and a
-    matching restock movement) for `shop`, in bulk. Products are named `bulk-<n>`; existing ones
-    are skipped, so a rerun tops up. Returns the number created."""
-    from apps.inventory.models import StockItem, StockMovement
-
+def seed_bulk_catalog(n_products: int, shop: Any, *, seed: int = 7) -> list[ProductVariant]:
+    """Create up to `n_products` published products x 3 variants for `shop`, in bulk, and return
+    the new variants (their stock is the inventory's part: `apps.inventory.demo.seed_bulk`).
+    Products are named `bulk-<n>`; existing ones are skipped, so a rerun tops up."""
     rng = random.Random(seed)  # noqa: S311 - demo data, not security
     existing = set(
         Product.objects.filter(shop=shop, slug__startswith="bulk-").values_list("slug", flat=True)
@@ -369,7 +385,7 @@ def seed_bulk(n_products: int, shop: Any, *, stock: int = 50, seed: int = 7) -> 
             )
         )
     if not products:
-        return 0
+        return []
     with transaction.atomic():
         Product.objects.bulk_create(products, batch_size=500)
         variants = ProductVariant.objects.bulk_create(
@@ -386,25 +402,8 @@ def seed_bulk(n_products: int, shop: Any, *, stock: int = 50, seed: int = 7) -> 
             ],
             batch_size=1000,
         )
-        items = StockItem.objects.bulk_create(
-            [StockItem(variant=variant, on_hand=stock) for variant in variants], batch_size=1000
-        )
-        StockMovement.objects.bulk_create(
-            [
-                StockMovement(
-                    stock_item=item,
-                    kind=StockMovement.Kind.RESTOCK,
-                    quantity=stock,
-                    on_hand_after=stock,
-                    reserved_after=0,
-                    note="bulk seed",
-                )
-                for item in items
-            ],
-            batch_size=1000,
-        )
         search_vector_refresh([product.pk for product in products])
         type(shop).objects.filter(pk=shop.pk).update(
             product_count=F("product_count") + len(products)
         )
-    return len(products)
+    return variants

@@ -21,7 +21,7 @@ from apps.catalog.errors import (
     VariantInUse,
 )
 from apps.catalog.models import Product, ProductVariant
-from apps.catalog.product_types import REGISTRY, FieldError
+from apps.catalog.product_types import REGISTRY
 from apps.catalog.services import (
     product_category_check,
     product_change_check,
@@ -31,6 +31,9 @@ from apps.catalog.services import (
     variant_removal_check,
     variant_update,
 )
+from apps.catalog.widgets import ATTRIBUTES, OPTIONS, SchemaField
+from apps.core.errors import FieldError
+from apps.core.slugs import as_uuid
 
 # What the services refuse when variants are deleted or deactivated.
 REMOVAL_REFUSALS = (LastVariant, VariantInUse, ProductArchived)
@@ -49,6 +52,7 @@ def error_lines(errors: list[FieldError], *, under: str) -> list[str]:
 
 class ProductAdminForm(forms.ModelForm):
     type = forms.ChoiceField(choices=[(t, REGISTRY[t].name) for t in REGISTRY])
+    attributes = SchemaField(ATTRIBUTES)  # the inputs of the type chosen in `type`
 
     class Meta:
         model = Product
@@ -102,6 +106,11 @@ class VariantInlineFormSet(BaseInlineFormSet):
     """
 
     actor: Any = None  # who saves: the admin sets it before calling save()
+
+    def add_fields(self, form: forms.ModelForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        # The options of the product's type; a new product's: those of the type it is given.
+        form.fields["options"] = SchemaField(OPTIONS, product_type=self.instance.type or None)
 
     # The `type: ignore[attr-defined]`s below: BaseFormSet._should_delete_form is private Django
     # API (what `deleted_forms` uses), absent from the stubs.
@@ -213,6 +222,17 @@ class VariantAdminForm(forms.ModelForm):
     class Meta:
         model = ProductVariant
         fields = ("product", "sku", "options", "price", "is_active", "position")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The options of the product's type: the stored product's, or the one being chosen.
+        product_id = self.instance.product_id or as_uuid(self.data.get("product"))
+        product_type = (
+            Product.objects.filter(pk=product_id).values_list("type", flat=True).first()
+            if product_id
+            else None
+        )
+        self.fields["options"] = SchemaField(OPTIONS, product_type=product_type)
 
     def clean(self) -> dict[str, Any]:
         data = cast(dict[str, Any], super().clean())  # cleaned_data, as in ProductAdminForm

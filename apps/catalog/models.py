@@ -8,6 +8,11 @@ from treebeard.mp_tree import MP_Node
 
 from apps.core.models import BaseModel
 from apps.core.slugs import validate_slug_not_uuid
+from apps.core.text import validate_single_line
+
+# Long enough for any real product page; a description of megabytes made its search vector exceed
+# PostgreSQL's 1 MB tsvector limit (a 500).
+PRODUCT_DESCRIPTION_MAX = 20_000
 
 
 class Category(MP_Node):
@@ -18,7 +23,7 @@ class Category(MP_Node):
     slug = models.SlugField(max_length=140, unique=True, validators=[validate_slug_not_uuid])
     description = models.TextField(blank=True)
     shop = models.ForeignKey(
-        "users.Shop", null=True, blank=True, on_delete=models.CASCADE, related_name="categories"
+        "shops.Shop", null=True, blank=True, on_delete=models.CASCADE, related_name="categories"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -39,11 +44,11 @@ class Product(BaseModel):  # type: ignore[django-manager-missing]
         PUBLISHED = "published", "Published"
         ARCHIVED = "archived", "Archived"
 
-    shop = models.ForeignKey("users.Shop", on_delete=models.PROTECT, related_name="products")
+    shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="products")
     type = models.CharField(max_length=32, db_index=True)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     slug = models.SlugField(max_length=220, validators=[validate_slug_not_uuid])
-    description = models.TextField(blank=True)
+    description = models.TextField(max_length=PRODUCT_DESCRIPTION_MAX, blank=True)
     category = models.ForeignKey(
         Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
     )
@@ -84,7 +89,7 @@ class Product(BaseModel):  # type: ignore[django-manager-missing]
 
 class ProductVariant(BaseModel):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
-    sku = models.CharField(max_length=64, unique=True)
+    sku = models.CharField(max_length=64, unique=True, validators=[validate_single_line])
     options = models.JSONField(default=dict, blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2)
     is_active = models.BooleanField(default=True)
@@ -112,3 +117,6 @@ class ProductImage(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["product", "asset"], name="product_image_unique"),
         ]
+
+    def __str__(self) -> str:
+        return self.alt_text or f"image {self.position + 1}"

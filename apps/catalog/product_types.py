@@ -11,9 +11,9 @@ from datetime import date
 from typing import Any, ClassVar, Literal
 
 from apps.catalog.errors import InvalidAttributes, InvalidOptions, UnknownProductType
+from apps.core.errors import FieldError, field_error
 
 Kind = Literal["string", "integer", "number", "boolean"]
-FieldError = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -160,38 +160,34 @@ class ProductType:
     @classmethod
     def attribute_errors(cls, attributes: Any, *, pointer: str = "/attributes") -> list[FieldError]:
         if not isinstance(attributes, Mapping):
-            return [{"pointer": pointer, "code": "invalid_type", "detail": "Must be an object."}]
+            return [field_error(pointer, "invalid_type", "Must be an object.")]
         errors: list[FieldError] = []
         for attribute in cls.attributes:
             if attribute.name not in attributes:
                 if attribute.required:
                     errors.append(
-                        {
-                            "pointer": f"{pointer}/{attribute.name}",
-                            "code": "required",
-                            "detail": f"{attribute.name} is required for {cls.type} products.",
-                        }
+                        field_error(
+                            f"{pointer}/{attribute.name}",
+                            "required",
+                            f"{attribute.name} is required for {cls.type} products.",
+                        )
                     )
                 continue
             problem = attribute.validate(attributes[attribute.name])
             if problem:
-                errors.append(
-                    {
-                        "pointer": f"{pointer}/{attribute.name}",
-                        "code": problem[0],
-                        "detail": problem[1],
-                    }
-                )
+                errors.append(field_error(f"{pointer}/{attribute.name}", problem[0], problem[1]))
         known = {a.name for a in cls.attributes}
         for key in attributes:
             if key not in known:
                 errors.append(
-                    {
-                        "pointer": f"{pointer}/{_escape(str(key))}",
-                        "code": "unknown_attribute",
-                        "detail": f"{cls.type} products have no attribute {key!r}; "
-                        f"known: {', '.join(sorted(known))}.",
-                    }
+                    field_error(
+                        f"{pointer}/{_escape(str(key))}",
+                        "unknown_attribute",
+                        (
+                            f"{cls.type} products have no attribute {key!r}; "
+                            f"known: {', '.join(sorted(known))}."
+                        ),
+                    )
                 )
         return errors
 
@@ -208,26 +204,26 @@ class ProductType:
     @classmethod
     def option_errors(cls, options: Any, *, pointer: str = "/options") -> list[FieldError]:
         if not isinstance(options, Mapping):
-            return [{"pointer": pointer, "code": "invalid_type", "detail": "Must be an object."}]
+            return [field_error(pointer, "invalid_type", "Must be an object.")]
         errors: list[FieldError] = []
         declared = {o.name: o for o in cls.variant_options}
         for key, value in options.items():
             option = declared.get(key)
             if option is None:
                 errors.append(
-                    {
-                        "pointer": f"{pointer}/{_escape(str(key))}",
-                        "code": "unknown_option",
-                        "detail": f"{cls.type} variants have no option {key!r}; "
-                        f"known: {', '.join(declared) or 'none'}.",
-                    }
+                    field_error(
+                        f"{pointer}/{_escape(str(key))}",
+                        "unknown_option",
+                        (
+                            f"{cls.type} variants have no option {key!r}; "
+                            f"known: {', '.join(declared) or 'none'}."
+                        ),
+                    )
                 )
                 continue
             problem = option.validate(value)
             if problem:
-                errors.append(
-                    {"pointer": f"{pointer}/{key}", "code": problem[0], "detail": problem[1]}
-                )
+                errors.append(field_error(f"{pointer}/{key}", problem[0], problem[1]))
         return errors
 
     @classmethod
@@ -258,11 +254,7 @@ def get_product_type(type_name: Any, *, pointer: str = "/type") -> type[ProductT
         raise UnknownProductType(
             f"Unknown product type {type_name!r}.",
             errors=[
-                {
-                    "pointer": pointer,
-                    "code": "invalid_choice",
-                    "detail": f"Must be one of: {', '.join(REGISTRY)}.",
-                }
+                field_error(pointer, "invalid_choice", f"Must be one of: {', '.join(REGISTRY)}.")
             ],
         )
     return product_type

@@ -309,10 +309,3 @@ def category_tree() -> list[dict[str, Any]]:
         (stack[-1]["children"] if stack else roots).append(node)
         stack.append(node)
     return roots
-
-
-def category_get(*, ident: Any) -> Category:
-    category = Category.objects.filter(id_or_slug(ident)).order_by(*id_first(ident), "path").first()
-    if category is None:
-        raise CategoryNotFound(f"No category {ident!r}.")
-    return category

@@ -4,16 +4,20 @@ errors from `apps.catalog.errors`. Callers pass the acting user; scoping (which 
 may touch) is done by `selectors.product_get_for_write` before the call."""
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 from typing import TYPE_CHECKING, Any, cast
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef
+from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.catalog.cache import product_cache_bump
+from apps.catalog.cache import product_cache_bump, product_cache_bump_many
 from apps.catalog.errors import (
     DuplicateVariant,
     InvalidAttributes,
@@ -34,13 +38,14 @@ from apps.catalog.models import Category, Product, ProductImage, ProductVariant
 from apps.catalog.product_types import ProductType, get_product_type
 from apps.catalog.search import search_vector_refresh
 from apps.catalog.selectors import as_uuid, product_get_full
+from apps.core.errors import FieldError, field_error
 from apps.core.slugs import first_free_slug, id_first, id_or_slug
 from apps.events import emit
 
 if TYPE_CHECKING:
-    from apps.users.models import Shop, User
+    from apps.shops.models import Shop
+    from apps.users.models import User
 
-FieldError = dict[str, str]
 MAX_VARIANTS = 100
 MAX_IMAGES = 20
 # Images a product may show: uploaded (and being thumbnailed) or ready; not failed or pending.
@@ -67,24 +72,19 @@ def _auto_sku(shop: "Shop") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
 
 
-def _unique_slug(shop: "Shop", name: str) -> str:
-    """A slug free in the shop that never reads as an id (product paths take a UUID-looking
-    text for an id; apps.core.slugs)."""
-    base = slugify(name)[:200] or "product"
-    taken = set(
-        Product.objects.filter(shop=shop, slug__startswith=base).values_list("slug", flat=True)
-    )
-    return first_free_slug(base, taken)
-
-
 def _category_for(shop: "Shop", ident: Any, *, pointer: str = "/category") -> Category | None:
     if ident in (None, ""):
         return None
-    category = Category.objects.filter(id_or_slug(ident)).order_by(*id_first(ident), "path").first()
+    if isinstance(ident, Category):  # already read (an import resolves each category once)
+        category: Category | None = ident
+    else:
+        category = (
+            Category.objects.filter(id_or_slug(ident)).order_by(*id_first(ident), "path").first()
+        )
     if category is None or (category.shop_id and category.shop_id != shop.pk):
         raise InvalidProduct(
             "Unknown category.",
-            errors=[{"pointer": pointer, "code": "does_not_exist", "detail": "No such category."}],
+            errors=[field_error(pointer, "does_not_exist", "No such category.")],
         )
     return category
 
@@ -108,9 +108,7 @@ def _assets_for(actor: "User", shop: "Shop", image_ids: Sequence[Any]) -> list[A
     if len(image_ids) > MAX_IMAGES:
         raise InvalidProduct(
             "Too many images.",
-            errors=[
-                {"pointer": "/image_ids", "code": "max_length", "detail": f"At most {MAX_IMAGES}."}
-            ],
+            errors=[field_error("/image_ids", "max_length", f"At most {MAX_IMAGES}.")],
         )
     found = {
         asset.pk: asset
@@ -124,23 +122,11 @@ def _assets_for(actor: "User", shop: "Shop", image_ids: Sequence[Any]) -> list[A
         asset = found.get(pk) if pk is not None else None  # not a UUID: no such asset
         pointer = f"/image_ids/{index}"
         if asset is None or asset.owner_id not in owners:
-            errors.append(
-                {
-                    "pointer": pointer,
-                    "code": "does_not_exist",
-                    "detail": "No such media asset of yours.",
-                }
-            )
+            errors.append(field_error(pointer, "does_not_exist", "No such media asset of yours."))
         elif asset.status not in USABLE_ASSET_STATUSES:
-            errors.append(
-                {
-                    "pointer": pointer,
-                    "code": "invalid_asset",
-                    "detail": f"The asset is {asset.status}.",
-                }
-            )
+            errors.append(field_error(pointer, "invalid_asset", f"The asset is {asset.status}."))
         elif pk in seen:
-            errors.append({"pointer": pointer, "code": "duplicate", "detail": "Listed twice."})
+            errors.append(field_error(pointer, "duplicate", "Listed twice."))
         else:
             seen.add(pk)
             assets.append(asset)
@@ -179,16 +165,29 @@ def _sku_check(skus: Sequence[str], *, exclude_variant: Any = None) -> None:
         raise SkuTaken(f"SKU {sku} is already in use.", sku=sku)
 
 
-def _stock_initial(variant: ProductVariant, quantity: int | None, actor: "User") -> None:
-    """Initial on_hand goes through the inventory ledger (a `restock` movement)."""
-    if not quantity:
-        return
-    # Inventory sits above the catalog; the import is local so that the catalog loads alone.
-    from apps.inventory.services import stock_adjust
+# Initial stock of new variants is recorded by inventory, which sits above the catalog: it
+# registers its recorder at start-up (apps.inventory.apps), as payments registers its payment
+# methods with orders. The catalog never imports inventory.
+InitialStockRecorder = Callable[..., object]
+_initial_stock_recorder: InitialStockRecorder | None = None
 
-    stock_adjust(
-        variant_id=variant.pk, delta=quantity, reason="restock", note="initial stock", actor=actor
-    )
+
+def initial_stock_recorder_register(recorder: InitialStockRecorder) -> None:
+    """`recorder(lines=[(variant_id, quantity), ...], actor=user)` puts the first units of new
+    variants on hand, in the caller's transaction; called once per batch of new variants. One
+    recorder: a second would record the same units twice, so registering replaces it."""
+    global _initial_stock_recorder
+    _initial_stock_recorder = recorder
+
+
+def _stock_initial(lines: Sequence[tuple[Any, int | None]], actor: "User") -> None:
+    """Initial on_hand of new variants, through the registered recorder (the inventory ledger)."""
+    stocked = [(variant_id, quantity) for variant_id, quantity in lines if quantity]
+    if not stocked:
+        return
+    if _initial_stock_recorder is None:
+        raise ImproperlyConfigured("Initial stock needs a recorder: is apps.inventory installed?")
+    _initial_stock_recorder(lines=stocked, actor=actor)
 
 
 def _changed(product: Product, *, search: bool = False) -> None:
@@ -200,7 +199,7 @@ def _changed(product: Product, *, search: bool = False) -> None:
 def _shop_product_count_add(shop_id: Any, delta: int) -> None:
     """Keep `Shop.product_count` (published products) in step with a status change: one
     conditional UPDATE, never read-compare-write; it never goes below zero."""
-    from apps.users.models import Shop
+    from apps.shops.models import Shop
 
     shops = Shop.objects.filter(pk=shop_id)
     if delta < 0:
@@ -240,31 +239,27 @@ def _variant_errors(
             key = _options_key(options)
             if key in seen_options:
                 errors.append(
-                    {
-                        "pointer": f"{pointer}/options",
-                        "code": "duplicate",
-                        "detail": f"Same options as variant {seen_options[key]}.",
-                    }
+                    field_error(
+                        f"{pointer}/options",
+                        "duplicate",
+                        f"Same options as variant {seen_options[key]}.",
+                    )
                 )
             seen_options[key] = index
         sku = variant.get("sku")
         if sku:
             if sku in seen_skus:
                 errors.append(
-                    {
-                        "pointer": f"{pointer}/sku",
-                        "code": "duplicate",
-                        "detail": f"Same SKU as variant {seen_skus[sku]}.",
-                    }
+                    field_error(
+                        f"{pointer}/sku", "duplicate", f"Same SKU as variant {seen_skus[sku]}."
+                    )
                 )
             seen_skus[sku] = index
         if variant.get("price") is None and default_price is None:
             errors.append(
-                {
-                    "pointer": f"{pointer}/price",
-                    "code": "required",
-                    "detail": "A price is required (here or on the product).",
-                }
+                field_error(
+                    f"{pointer}/price", "required", "A price is required (here or on the product)."
+                )
             )
     return errors
 
@@ -289,6 +284,176 @@ def variant_list_errors(
 # --- products ----------
 
 
+@dataclass
+class ProductDraft:
+    """A product checked by `product_draft` and not written yet: `products_create_many` writes
+    it. `variants` are specs `{id?, sku?, options, price, stock?, is_active?}`."""
+
+    product: Product  # unsaved: shop, type, name, description, category, attributes
+    product_type: type[ProductType]
+    variants: list[dict[str, Any]]
+    default_price: Decimal | None = None
+    assets: list[Any] = field(default_factory=list)
+
+
+def product_draft(
+    *,
+    actor: "User",
+    shop: "Shop",
+    type: str,
+    name: str,
+    description: str = "",
+    category: Any = None,
+    price: Decimal | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variants: Sequence[Mapping[str, Any]] | None = None,
+    stock: int | None = None,
+    image_ids: Sequence[Any] | None = None,
+) -> ProductDraft:
+    """Every check `product_create` makes, without writing: the draft to give to
+    `products_create_many`. `category` may be a Category already read. The SKUs are checked
+    against the database when the draft is written. Raises what `product_create` raises."""
+    product_type = get_product_type(type)
+    attributes = attributes if attributes is not None else {}
+    errors = product_type.attribute_errors(attributes)
+    if variants:
+        if len(variants) > MAX_VARIANTS:
+            errors.append(
+                field_error("/variants", "max_length", f"At most {MAX_VARIANTS} variants.")
+            )
+        errors.extend(_variant_errors(product_type, variants, default_price=price))
+        if stock is not None:
+            errors.append(
+                {
+                    "pointer": "/stock",
+                    "code": "invalid",
+                    "detail": "With variants, give each variant its own stock.",
+                }
+            )
+    elif price is None:
+        errors.append(field_error("/price", "required", "A price is required."))
+    _raise_if(errors, f"The {type} product is not valid.")
+
+    category_obj = _category_for(shop, category)
+    assets = _assets_for(actor, shop, image_ids) if image_ids else []
+    variant_specs = (
+        [dict(v) for v in variants]
+        if variants
+        else [{"options": {}, "price": price, "stock": stock}]
+    )
+    product = Product(
+        shop=shop,
+        type=product_type.type,
+        name=name,
+        description=description,
+        category=category_obj,
+        attributes=dict(attributes),
+    )
+    return ProductDraft(product, product_type, variant_specs, price, assets)
+
+
+def product_draft_variant_add(*, draft: ProductDraft, variant: Mapping[str, Any]) -> None:
+    """Add a variant `{sku?, options, price?, stock?}` to a draft, checked as `variant_create`
+    checks a new variant of a stored product: options of the type and unlike the others', a
+    SKU not already in the draft; without a price it takes the product's (the lowest so far).
+    Raises InvalidOptions, DuplicateVariant, SkuTaken, InvalidProduct (too many variants)."""
+    options = draft.product_type.validate_options(variant.get("options") or {})
+    key = _options_key(options)
+    if any(_options_key(spec.get("options") or {}) == key for spec in draft.variants):
+        raise DuplicateVariant(
+            "Another variant of this product has the same options.", options=dict(options)
+        )
+    sku = variant.get("sku")
+    if sku and any(spec.get("sku") == sku for spec in draft.variants):
+        raise SkuTaken(f"SKU {sku} is already in use.", sku=sku)
+    if len(draft.variants) >= MAX_VARIANTS:
+        raise InvalidProduct(
+            "Too many variants.",
+            errors=[field_error("/variants", "max_length", f"At most {MAX_VARIANTS} variants.")],
+        )
+    price = variant.get("price")
+    draft.variants.append(
+        {
+            **variant,
+            "options": options,
+            "price": price if price is not None else _draft_price(draft),
+        }
+    )
+
+
+def _unique_slugs(drafts: Sequence[ProductDraft]) -> None:
+    """A free slug in its shop for each draft that never reads as an id (product paths take a
+    UUID-looking text for an id; apps.core.slugs): one query per shop for all of them."""
+    by_shop: dict[Any, list[ProductDraft]] = {}
+    for draft in drafts:
+        by_shop.setdefault(draft.product.shop_id, []).append(draft)
+    for shop_id, shop_drafts in by_shop.items():
+        bases = {slugify(d.product.name)[:200] or "product" for d in shop_drafts}
+        taken = set(
+            Product.objects.filter(shop_id=shop_id)
+            .filter(reduce(or_, (Q(slug__startswith=base) for base in bases)))
+            .values_list("slug", flat=True)
+        )
+        for draft in shop_drafts:
+            slug = first_free_slug(slugify(draft.product.name)[:200] or "product", taken)
+            draft.product.slug = slug
+            taken.add(slug)
+
+
+def _draft_price(draft: ProductDraft) -> Decimal:
+    """What `_price_refresh` makes of the new variants: the lowest active price, else the
+    lowest of all."""
+    prices = [
+        (_spec_price(v, draft.default_price), v.get("is_active", True)) for v in draft.variants
+    ]
+    active = [price for price, is_active in prices if is_active]
+    return Decimal(min(active or [price for price, _ in prices]))
+
+
+@transaction.atomic
+def products_create_many(*, actor: "User", drafts: Sequence[ProductDraft]) -> list[Product]:
+    """Write checked drafts (`product_draft`): the products, their variants and their initial
+    stock (through the inventory ledger), the search vectors and the cache versions, in a
+    handful of statements whatever their number. Raises SkuTaken (nothing written)."""
+    if not drafts:
+        return []
+    _sku_check([v["sku"] for d in drafts for v in d.variants if v.get("sku")])
+    _unique_slugs(drafts)
+    for draft in drafts:
+        draft.product.price = _draft_price(draft)
+    products = Product.objects.bulk_create([draft.product for draft in drafts])
+    variants = [
+        ProductVariant(
+            # A caller-chosen id (demo data with stable ids) or the model's default.
+            **({"id": spec["id"]} if spec.get("id") else {}),
+            product=draft.product,
+            sku=spec.get("sku") or _auto_sku(draft.product.shop),
+            options=dict(spec.get("options") or {}),
+            price=_spec_price(spec, draft.default_price),
+            is_active=spec.get("is_active", True),
+            position=position,
+        )
+        for draft in drafts
+        for position, spec in enumerate(draft.variants)
+    ]
+    try:
+        with transaction.atomic():
+            ProductVariant.objects.bulk_create(variants)
+    except IntegrityError as exc:  # a concurrent create took one of the SKUs
+        raise SkuTaken("One of the SKUs is already in use.") from exc
+    stocks = [spec.get("stock") for draft in drafts for spec in draft.variants]
+    _stock_initial(
+        [(variant.pk, stock) for variant, stock in zip(variants, stocks, strict=True)], actor
+    )
+    for draft in drafts:
+        if draft.assets:
+            _images_set(draft.product, draft.assets)
+    product_ids = [product.pk for product in products]
+    search_vector_refresh(product_ids)
+    product_cache_bump_many(product_ids)
+    return products
+
+
 @transaction.atomic
 def product_create(
     *,
@@ -305,74 +470,24 @@ def product_create(
     image_ids: Sequence[Any] | None = None,
 ) -> Product:
     """Create a draft product of `shop`. Without `variants` it gets one default variant (auto SKU,
-    `price`, `stock` on hand). Variants: `{sku?, options, price?, stock?, is_active?}`; a missing
-    price falls back to `price`. Initial stock is recorded through the inventory ledger.
+    `price`, `stock` on hand). Variants: `{id?, sku?, options, price?, stock?, is_active?}`; a
+    missing price falls back to `price`; `id` is for data with stable ids (the demo), never from
+    the API. Initial stock is recorded through the inventory ledger (the registered recorder).
     Raises UnknownProductType, InvalidAttributes/InvalidProduct (400 with pointers), SkuTaken."""
-    product_type = get_product_type(type)
-    attributes = attributes if attributes is not None else {}
-    errors = product_type.attribute_errors(attributes)
-    if variants:
-        if len(variants) > MAX_VARIANTS:
-            errors.append(
-                {
-                    "pointer": "/variants",
-                    "code": "max_length",
-                    "detail": f"At most {MAX_VARIANTS} variants.",
-                }
-            )
-        errors.extend(_variant_errors(product_type, variants, default_price=price))
-        if stock is not None:
-            errors.append(
-                {
-                    "pointer": "/stock",
-                    "code": "invalid",
-                    "detail": "With variants, give each variant its own stock.",
-                }
-            )
-    elif price is None:
-        errors.append({"pointer": "/price", "code": "required", "detail": "A price is required."})
-    _raise_if(errors, f"The {type} product is not valid.")
-
-    category_obj = _category_for(shop, category)
-    assets = _assets_for(actor, shop, image_ids) if image_ids else []
-    variant_specs = (
-        list(variants) if variants else [{"options": {}, "price": price, "stock": stock}]
-    )
-    _sku_check([v["sku"] for v in variant_specs if v.get("sku")])
-
-    product = Product.objects.create(
+    draft = product_draft(
+        actor=actor,
         shop=shop,
-        type=product_type.type,
+        type=type,
         name=name,
-        slug=_unique_slug(shop, name),
         description=description,
-        category=category_obj,
-        attributes=dict(attributes),
-        price=min(Decimal(_spec_price(v, price)) for v in variant_specs),
+        category=category,
+        price=price,
+        attributes=attributes,
+        variants=variants,
+        stock=stock,
+        image_ids=image_ids,
     )
-    try:
-        with transaction.atomic():
-            created = ProductVariant.objects.bulk_create(
-                [
-                    ProductVariant(
-                        product=product,
-                        sku=spec.get("sku") or _auto_sku(shop),
-                        options=dict(spec.get("options") or {}),
-                        price=_spec_price(spec, price),
-                        is_active=spec.get("is_active", True),
-                        position=position,
-                    )
-                    for position, spec in enumerate(variant_specs)
-                ]
-            )
-    except IntegrityError as exc:  # a concurrent create took one of the SKUs
-        raise SkuTaken("One of the SKUs is already in use.") from exc
-    for variant, spec in zip(created, variant_specs, strict=True):
-        _stock_initial(variant, spec.get("stock"), actor)
-    _price_refresh(product)
-    if assets:
-        _images_set(product, assets)
-    _changed(product, search=True)
+    (product,) = products_create_many(actor=actor, drafts=[draft])
     return product_get_full(product_id=product.pk)
 
 
@@ -409,13 +524,7 @@ def product_update(*, actor: "User", product: Product, data: Mapping[str, Any]) 
         if len(variant_ids) != 1:
             raise InvalidProduct(
                 "This product has several variants: set the price on each variant.",
-                errors=[
-                    {
-                        "pointer": "/price",
-                        "code": "price_on_variants",
-                        "detail": "Set prices on the variants.",
-                    }
-                ],
+                errors=[field_error("/price", "price_on_variants", "Set prices on the variants.")],
             )
         ProductVariant.objects.filter(pk=variant_ids[0]).update(
             price=data["price"], updated_at=timezone.now()
@@ -569,7 +678,7 @@ def variant_create(
             )
     except IntegrityError as exc:
         raise SkuTaken(f"SKU {sku} is already in use.", sku=sku) from exc
-    _stock_initial(variant, stock, actor)
+    _stock_initial([(variant.pk, stock)], actor)
     _price_refresh(product)
     _changed(product)
     return ProductVariant.objects.select_related("stock").get(pk=variant.pk)

@@ -7,5 +7,8 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        # Registers the OpenAPI extensions (the Bearer JWT security scheme).
-        from apps.core import openapi  # noqa: F401
+        # Registers the OpenAPI extensions (the Bearer JWT security scheme) and the deploy checks.
+        from apps.core import checks, metrics, observability, openapi  # noqa: F401
+
+        metrics.connect()
+        observability.setup()

@@ -8,12 +8,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
-from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.tokens import Token
-from rest_framework_simplejwt.utils import get_md5_hash_password
-
-from apps.core.db import get_by_pk
 
 # The session a token belongs to: a random id put into the refresh token at login, copied by
 # simplejwt into every access token made from it and kept by every rotation (apps.users.services).
@@ -85,15 +81,25 @@ def token_revoked_for(claims: Mapping[str, Any] | Token, user: Any) -> bool:
     )
 
 
-# Where a request's Bearer authentication is remembered (on the Django HttpRequest), so that the
-# idempotency middleware's check and DRF's authentication share one user SELECT.
-_OUTCOME_ATTR = "_bearer_authentication"
+def token_session_ended(claims: Mapping[str, Any] | Token, user: Any) -> bool:
+    """Whether the token's session was ended by logout recently enough that its access tokens
+    may still be unexpired (`tokens_ended_sessions` of the user row; apps.users.services
+    .session_revoke). A token without a session id is never matched."""
+    session = token_session(claims)
+    ended = getattr(user, "tokens_ended_sessions", None)
+    return session is not None and isinstance(ended, dict) and session in ended
+
+
+# Where a request's Bearer authentication is remembered, so that the idempotency middleware's
+# check and DRF's authentication share one user SELECT: a key of the request's META, the one
+# dict that Django's HttpRequest and DRF's Request (which proxies META) both expose publicly.
+_OUTCOME_KEY = "marketplace.bearer_authentication"
 
 
 def forget_bearer_authentication(request: HttpRequest) -> None:
     """Drop the remembered outcome: the next authentication of this request reads the user row
     again (the idempotency middleware calls this after waiting for another request)."""
-    request.__dict__.pop(_OUTCOME_ATTR, None)
+    request.META.pop(_OUTCOME_KEY, None)
 
 
 class BearerJWTAuthentication(JWTAuthentication):
@@ -102,8 +108,7 @@ class BearerJWTAuthentication(JWTAuthentication):
     `get_user` makes simplejwt's checks (user exists, is active, password unchanged when
     CHECK_REVOKE_TOKEN is on) and refuses revoked tokens (`token_revoked`: issued before the
     user's last revocation and not of the session it spared; 401 `auth.token_revoked`), all
-    on a user read with one hand-written SELECT: every authenticated request reads it, and
-    building the ORM's `get()` cost twice the statement.
+    on the one user row simplejwt reads.
 
     The outcome (user and token, or the refusal) is remembered on the request for its token, so
     the idempotency middleware, which authenticates a request carrying an `Idempotency-Key` before
@@ -118,8 +123,7 @@ class BearerJWTAuthentication(JWTAuthentication):
         raw_token = self.get_raw_token(header)
         if raw_token is None:
             return None
-        http_request = getattr(request, "_request", request)  # DRF's Request wraps Django's
-        remembered = http_request.__dict__.get(_OUTCOME_ATTR)
+        remembered = request.META.get(_OUTCOME_KEY)
         if remembered is not None and remembered[0] == raw_token:
             outcome = remembered[1]
             if isinstance(outcome, Exception):
@@ -129,37 +133,19 @@ class BearerJWTAuthentication(JWTAuthentication):
             validated_token = self.get_validated_token(raw_token)
             outcome = (self.get_user(validated_token), validated_token)
         except drf.AuthenticationFailed as exc:
-            http_request.__dict__[_OUTCOME_ATTR] = (raw_token, exc)
+            request.META[_OUTCOME_KEY] = (raw_token, exc)
             raise
-        http_request.__dict__[_OUTCOME_ATTR] = (raw_token, outcome)
+        request.META[_OUTCOME_KEY] = (raw_token, outcome)
         return outcome
 
     def get_user(self, validated_token: Token) -> Any:
-        # The `type: ignore[arg-type]`s below: simplejwt annotates an exception's detail as `str`,
-        # but takes lazy translations (its own default_detail is one).
-        if self.user_model._meta.pk.name != api_settings.USER_ID_FIELD:
-            return self._refuse_revoked(validated_token, super().get_user(validated_token))
         try:
-            user_id = validated_token[api_settings.USER_ID_CLAIM]
-        except KeyError as exc:
-            raise InvalidToken(
-                _("Token contained no recognizable user identification")  # type: ignore[arg-type]
-            ) from exc
-        try:
-            user = get_by_pk(self.user_model, user_id)
-        except (ValueError, ValidationError):  # not an id at all (a token we signed never is)
-            user = None
-        if user is None:
-            raise AuthenticationFailed(_("User not found"), code="user_not_found")  # type: ignore[arg-type]
-        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
-            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")  # type: ignore[arg-type]
-        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
-            api_settings.REVOKE_TOKEN_CLAIM
-        ) != get_md5_hash_password(user.password):
+            user = super().get_user(validated_token)
+        except (ValueError, ValidationError) as exc:  # not an id at all (we never sign one)
             raise AuthenticationFailed(
-                _("The user's password has been changed."),  # type: ignore[arg-type]
-                code="password_changed",
-            )
+                _("User not found"),  # type: ignore[arg-type]  # a lazy string, as simplejwt's
+                code="user_not_found",
+            ) from exc
         return self._refuse_revoked(validated_token, user)
 
     @staticmethod
@@ -173,6 +159,11 @@ class BearerJWTAuthentication(JWTAuthentication):
                     "This token was revoked: the account signed out everywhere or its password "
                     "changed. Sign in again."
                 ),
+                code="token_revoked",
+            )
+        if token_session_ended(validated_token, user):
+            raise AuthenticationFailed(
+                _("This token's session signed out. Sign in again."),  # type: ignore[arg-type]
                 code="token_revoked",
             )
         return user

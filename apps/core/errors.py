@@ -2,6 +2,16 @@
 
 from typing import Any
 
+# One entry of a problem's `errors`: `pointer` (a JSON pointer into the request body,
+# `/items/0/quantity`; "" for the request as a whole), a stable `code` and a human `detail`
+# (docs/api.md, "Errors"). Built by `field_error`.
+FieldError = dict[str, str]
+
+
+def field_error(pointer: str, code: str, detail: str) -> FieldError:
+    """One field error: `InvalidInput(..., errors=[field_error("/price", "required", "...")])`."""
+    return {"pointer": pointer, "code": code, "detail": detail}
+
 
 class DomainError(Exception):
     """Base of every domain error: a stable `code`, a human `title` and `detail`, extra fields."""
@@ -28,6 +38,14 @@ class PermissionDenied(DomainError):
     status = 403
 
 
+class EmailUnverified(PermissionDenied):
+    """The account's e-mail address is not verified yet and REQUIRE_EMAIL_VERIFICATION is on
+    (apps.core.permissions.EmailVerified). Raised by the permission, so it lives here."""
+
+    code = "auth.email_unverified"
+    title = "E-mail address not verified"
+
+
 class Conflict(DomainError):
     code = "conflict"
     title = "Conflict"
@@ -40,6 +58,14 @@ class RuleViolation(DomainError):
     status = 422
 
 
+class ServiceUnavailable(DomainError):
+    """A dependency the operation cannot do without is unreachable; the client may retry."""
+
+    code = "unavailable"
+    title = "Service unavailable"
+    status = 503
+
+
 class InvalidInput(DomainError):
     """Input that is well-formed JSON but wrong; `errors` carries pointers."""
 
@@ -48,7 +74,20 @@ class InvalidInput(DomainError):
     status = 400
 
     def __init__(
-        self, detail: str | None = None, *, errors: list[dict[str, str]] | None = None, **extra: Any
+        self, detail: str | None = None, *, errors: list[FieldError] | None = None, **extra: Any
     ) -> None:
         super().__init__(detail, **extra)
         self.errors = errors or []
+
+
+# --- Backups (apps.core.backups; raised to operators through manage.py backup / restore)
+
+
+class BackupUnusable(InvalidInput):
+    code = "backup.unusable"
+    title = "The backup cannot be made or used"
+
+
+class RestoreTargetNotEmpty(Conflict):
+    code = "backup.target_not_empty"
+    title = "The target database is not empty"

@@ -7,12 +7,13 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from apps.core.errors import DomainError, InvalidInput
+from apps.core.errors import DomainError, FieldError, InvalidInput, field_error
 from apps.core.request_context import request_id_var
 
 logger = logging.getLogger("apps.core.errors")
@@ -80,10 +81,10 @@ def _pointer(path: list[str]) -> str:
     )
 
 
-def flatten_validation_errors(detail: Any, path: list[str] | None = None) -> list[dict[str, str]]:
+def flatten_validation_errors(detail: Any, path: list[str] | None = None) -> list[FieldError]:
     """Turn DRF's nested error dict/list into a flat list of JSON-pointer errors."""
     path = path or []
-    out: list[dict[str, str]] = []
+    out: list[FieldError] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
             sub = path if key in ("non_field_errors", "__all__") else [*path, str(key)]
@@ -91,25 +92,13 @@ def flatten_validation_errors(detail: Any, path: list[str] | None = None) -> lis
     elif isinstance(detail, list):
         if all(isinstance(item, drf.ErrorDetail | str) for item in detail):
             for item in detail:
-                out.append(
-                    {
-                        "pointer": _pointer(path),
-                        "code": getattr(item, "code", "invalid"),
-                        "detail": str(item),
-                    }
-                )
+                out.append(field_error(_pointer(path), getattr(item, "code", "invalid"), str(item)))
         else:
             for index, item in enumerate(detail):
                 if item:
                     out.extend(flatten_validation_errors(item, [*path, str(index)]))
     else:
-        out.append(
-            {
-                "pointer": _pointer(path),
-                "code": getattr(detail, "code", "invalid"),
-                "detail": str(detail),
-            }
-        )
+        out.append(field_error(_pointer(path), getattr(detail, "code", "invalid"), str(detail)))
     return out
 
 
@@ -160,14 +149,20 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     """DRF's EXCEPTION_HANDLER: domain errors, DRF and Django exceptions and bugs, all as
     problem+json. The database transaction of the request, if any, is marked for rollback."""
     set_rollback()
+    headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
         extra: dict[str, Any] = {k: v for k, v in exc.extra.items() if k not in RESERVED_MEMBERS}
         if isinstance(exc, InvalidInput):
             extra["errors"] = exc.errors
+        if exc.status == 429 and "retry_after" in extra:  # a domain rate limit, like Throttled
+            headers["Retry-After"] = str(extra["retry_after"])
         return problem_response(
-            problem(status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **extra)
+            problem(status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, **extra),
+            headers=headers,
         )
 
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _database_unavailable(exc, context)
     exc = _as_drf(exc)
     if not isinstance(exc, drf.APIException):
         return _unexpected(exc, context)
@@ -177,7 +172,6 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         (exc.default_code, "Error"),
     )
     status = exc.status_code
-    headers: dict[str, str] = {}
     extra = {}
     if isinstance(exc, drf.ValidationError):
         extra["errors"] = flatten_validation_errors(exc.detail)
@@ -200,6 +194,26 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         detail = str(exc.detail) if not isinstance(exc.detail, dict | list) else title
     body = problem(status=status, code=code, title=title, detail=detail, **extra)
     return problem_response(body, headers=headers)
+
+
+def _database_unavailable(exc: Exception, context: dict[str, Any]) -> Response:
+    """The database refused or lost the connection (a restart, a failover, a deadlock victim):
+    not a bug, and the same request is likely to succeed in a moment. Logged as a warning."""
+    request = context.get("request")
+    logger.warning(
+        "database unavailable in %s %s: %s",
+        getattr(request, "method", "-"),
+        getattr(request, "path", "-"),
+        exc,
+    )
+    body = problem(
+        status=503,
+        code="service.database_unavailable",
+        title="Service unavailable",
+        detail="The database is unavailable for a moment. Retry the request.",
+        retry_after=1,
+    )
+    return problem_response(body, headers={"Retry-After": "1"})
 
 
 def _unexpected(exc: Exception, context: dict[str, Any]) -> Response:

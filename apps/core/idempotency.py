@@ -1,39 +1,45 @@
 """`Idempotency-Key` on POST /api/v1/: a retry returns the first response instead of acting twice.
 
-A record is kept in the shared cache (Redis) per caller and key for `IDEMPOTENCY_TTL` seconds with
-a SHA-256 of method, path and body. The first request takes an in-progress lock with `cache.add`
-(atomic SET NX), so of two concurrent first requests only one reaches the view; the other polls
-until the first has stored its response and then replays it.
+The record lives in the database (`IdempotencyRecord`), one row per caller and key, as Stripe
+keeps it. The middleware opens the request's transaction, inserts the row first and runs the
+view inside the same transaction, so the stored response commits together with the work:
 
-Stored: 2xx and 4xx responses, except 401 and 429, which happen before the view acts and must
-stay retryable. Not stored: 5xx (a crash can be retried with the same key) and streaming bodies.
-A view whose body holds a secret meant to be shown once (a new API key) marks the response with
-`redact_when_stored(response, "key")`: the record keeps those fields as null, so the secret never
-reaches the cache and a replay answers the same status and body with them null.
+- a concurrent duplicate's INSERT waits on the row's unique index until the first request ends:
+  it then replays the committed response (or, if the first rolled back, runs itself);
+- a process killed mid-request leaves nothing: its transaction, claim included, rolls back, so
+  the client's retry runs at once;
+- the same key with another method, path or body is 422 `idempotency.key_reused`.
 
-A Bearer caller is authenticated here as DRF would (`BearerJWTAuthentication`: signature,
-expiry, user exists and is active, token not revoked), before anything is replayed or waited
-for: a stored response (say, a new API key) must only go to a caller that could make the request
-now. The outcome is remembered on the request, so DRF does not read the user again.
+What is stored: 2xx and the 4xx a view answers after acting on the request (409, 422, ...). Not
+stored, so the client may fix the request and retry with the same key (Stripe's rule): a request
+refused before it ran (400 malformed or invalid, 401, 403, 404, 405, 413, 415, 429), and a 5xx,
+whose transaction is rolled back whole. A view whose body holds a secret meant to be shown once
+(a new API key) marks the response with `redact_when_stored(response, "key")`: the record keeps
+those fields as null, so the secret never reaches the table and a replay has them null.
+
+Who the caller is: the user of a Bearer token that passes authentication now (checked here as
+DRF will check it, and remembered for DRF); else a guest's cart token (`X-Cart-Token`); else, for
+a guest without a cart, the key alone, with the request's fingerprint deciding between a replay
+and 422. Never the client's address: two guests behind one address get their own results. (A
+guest's replay goes to whoever sends the same key and the same request: keys are random.)
 """
 
 import hashlib
 import logging
-import tempfile
-import time
-import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import timedelta
+from typing import TypeVar
 
 import orjson
 from django.conf import settings
-from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.throttling import BaseThrottle
 
-from apps.core.authentication import BearerJWTAuthentication, forget_bearer_authentication
+from apps.core.authentication import BearerJWTAuthentication
 from apps.core.exceptions import problem, problem_json_response
+from apps.core.models import IdempotencyRecord
 
 logger = logging.getLogger("apps.core.idempotency")
 
@@ -42,8 +48,8 @@ MAX_KEY_LENGTH = 255
 # Response headers worth replaying besides Content-Type: where the new resource is, and the guest
 # cart token a first cart response hands out.
 REPLAYED_HEADERS = ("Content-Type", "Location", "ETag", "X-Cart-Token")
-NOT_STORED_STATUSES = frozenset({401, 429})
-_CHUNK = 64 * 1024
+# Refused before the view acted: the client may correct the request and retry with the same key.
+NOT_STORED_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 415, 429})
 # Where a response names the top-level fields of its JSON body that the record must not keep.
 _REDACTED_ATTR = "idempotency_redacted_fields"
 
@@ -53,8 +59,8 @@ ResponseT = TypeVar("ResponseT", bound=HttpResponse)
 def redact_when_stored(response: ResponseT, *fields: str) -> ResponseT:
     """Mark a response whose JSON object body holds secrets shown only once: the record kept for
     `Idempotency-Key` replays has the top-level `fields` set to null (a replay answers the same
-    status and body with them null), so the secret is never written to the cache. The caller
-    gets `response` back as it is."""
+    status and body with them null), so the secret is never stored. The caller gets `response`
+    back as it is."""
     setattr(response, _REDACTED_ATTR, fields)
     return response
 
@@ -79,14 +85,11 @@ def _stored_content(response: HttpResponse) -> bytes | None:
     return orjson.dumps(body)
 
 
-def _setting(name: str, default: float) -> float:
-    return getattr(settings, name, default)
-
-
 def caller_identity(request: HttpRequest) -> str | None:
-    """Who is calling: `user:<id>` from a Bearer token that passes authentication now, else the
-    guest cart token, else the client IP. None when a Bearer token is present but refused
-    (invalid, expired, revoked, user unknown or inactive): DRF will answer 401 on its own.
+    """Who is calling: `user:<id>` from a Bearer token that passes authentication now, else
+    `cart:<token>` for a guest with a cart token, else `guest`. None when a Bearer token is
+    present but refused (invalid, expired, revoked, user unknown or inactive): DRF will answer
+    401 on its own.
 
     The Bearer check reads the user row (one SELECT), which DRF's authentication then reuses."""
     try:
@@ -96,10 +99,7 @@ def caller_identity(request: HttpRequest) -> str | None:
     if authenticated is not None:
         return f"user:{authenticated[0].pk}"
     cart_token = request.headers.get("X-Cart-Token", "").strip()
-    if cart_token:
-        return f"cart:{cart_token}"
-    # get_ident reads only request.META, which a Django request has; the stubs want DRF's.
-    return f"ip:{BaseThrottle().get_ident(request)}"  # type: ignore[arg-type]
+    return f"cart:{cart_token}" if cart_token else "guest"
 
 
 def _canonical(request: HttpRequest) -> bytes:
@@ -118,28 +118,20 @@ def _canonical(request: HttpRequest) -> bytes:
 def body_digest(request: HttpRequest) -> str:
     """SHA-256 of method, path (with query string) and body (a JSON body canonical: `_canonical`).
 
-    A body larger than Django's in-memory limit (an upload) is hashed while it is copied to a
-    spooled temporary file that then replaces the input stream, so the view still reads it all."""
+    A body larger than Django's in-memory limit (an upload) is not read here, so that the view
+    can stream it: it is told apart by its content type and length instead."""
     digest = hashlib.sha256(f"{request.method} {request.get_full_path()}\n".encode())
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is None or length <= limit:
         digest.update(_canonical(request))
-        return digest.hexdigest()
-    spool = tempfile.SpooledTemporaryFile(max_size=limit)  # noqa: SIM115 (outlives this call)
-    while chunk := request._stream.read(_CHUNK):
-        digest.update(chunk)
-        spool.write(chunk)
-    spool.seek(0)
-    # A binary file like the stream it replaces; typeshed's SpooledTemporaryFile is no BinaryIO.
-    request._stream = spool  # type: ignore[assignment]
+    else:
+        digest.update(f"{request.content_type} {length}".encode())
     return digest.hexdigest()
 
 
-def _problem(status: int, code: str, title: str, detail: str, **extra: Any) -> HttpResponse:
-    return problem_json_response(
-        problem(status=status, code=code, title=title, detail=detail, **extra)
-    )
+def _problem(status: int, code: str, title: str, detail: str) -> HttpResponse:
+    return problem_json_response(problem(status=status, code=code, title=title, detail=detail))
 
 
 def _key_reused() -> HttpResponse:
@@ -151,12 +143,49 @@ def _key_reused() -> HttpResponse:
     )
 
 
-def _replay(record: dict[str, Any]) -> HttpResponse:
-    response = HttpResponse(record["content"], status=record["status"])
-    for name, value in record["headers"].items():
+def _replay(record: IdempotencyRecord) -> HttpResponse:
+    response = HttpResponse(bytes(record.body), status=record.status)
+    for name, value in record.headers.items():
         response[name] = value
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+def idempotency_claim(scope: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
+    """The record of `scope` and whether this request just claimed it (inserted it in its open
+    transaction). Waits while another request holds an uncommitted claim of the same scope.
+
+    A record older than `IDEMPOTENCY_TTL` no longer counts: it is deleted and claimed anew."""
+    while True:
+        mine = IdempotencyRecord(scope=scope, fingerprint=fingerprint)
+        # ON CONFLICT DO NOTHING: on a concurrent claim, the database waits for its transaction.
+        IdempotencyRecord.objects.bulk_create([mine], ignore_conflicts=True)
+        record = IdempotencyRecord.objects.get(scope=scope)
+        if record.pk == mine.pk:
+            return record, True
+        expired = record.created_at < timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_TTL)
+        if not expired:
+            return record, False
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+
+
+def _store(record: IdempotencyRecord, response: HttpResponse) -> None:
+    """Keep the response for replays, or drop the claim when the response must not be kept."""
+    content = None
+    if (
+        200 <= response.status_code < 500
+        and response.status_code not in NOT_STORED_STATUSES
+        and not response.streaming
+    ):
+        content = _stored_content(response)
+    if content is None:
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        return
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        status=response.status_code,
+        body=content,
+        headers={h: response[h] for h in REPLAYED_HEADERS if h in response},
+    )
 
 
 class IdempotencyMiddleware:
@@ -184,70 +213,24 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         fingerprint = body_digest(request)
         scope = hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
-        return self._handle(request, f"idem:{scope}", fingerprint)
+        return self._handle(request, scope, fingerprint)
 
-    def _handle(self, request: HttpRequest, record_key: str, fingerprint: str) -> HttpResponse:
-        lock_key = f"{record_key}:lock"
-        deadline = time.monotonic() + _setting("IDEMPOTENCY_WAIT_SECONDS", 10)
-        poll = _setting("IDEMPOTENCY_POLL_SECONDS", 0.05)
-        waited = False
-        while True:
-            record = cache.get(record_key)
-            if record is not None:
-                if record["fingerprint"] != fingerprint:
-                    return _key_reused()
-                return _replay(record)
-            owner = f"{fingerprint}:{uuid.uuid4().hex}"
-            if cache.add(lock_key, owner, timeout=_setting("IDEMPOTENCY_LOCK_SECONDS", 60)):
-                if waited:
-                    # The view will act: authenticate again rather than trust a check made
-                    # before the wait.
-                    forget_bearer_authentication(request)
-                return self._first(request, record_key, lock_key, owner, fingerprint)
-            holder = cache.get(lock_key)
-            if holder is not None and not holder.startswith(fingerprint):
-                return _key_reused()
-            if time.monotonic() >= deadline:
-                response = _problem(
-                    409,
-                    "idempotency.in_progress",
-                    "Request in progress",
-                    "A request with this Idempotency-Key is still being processed. Retry later.",
-                )
-                response["Retry-After"] = "1"
-                return response
-            time.sleep(poll)
-            waited = True
-
-    def _first(
-        self, request: HttpRequest, record_key: str, lock_key: str, owner: str, fingerprint: str
-    ) -> HttpResponse:
-        try:
-            # The previous holder may have stored its response between our get and our add.
-            record = cache.get(record_key)
-            if record is not None:
-                return _key_reused() if record["fingerprint"] != fingerprint else _replay(record)
+    def _handle(self, request: HttpRequest, scope: str, fingerprint: str) -> HttpResponse:
+        with transaction.atomic():
+            record, claimed = idempotency_claim(scope, fingerprint)
+            if not claimed:
+                return _replay(record) if record.fingerprint == fingerprint else _key_reused()
             response = self.get_response(request)
-            if (
-                200 <= response.status_code < 500
-                and response.status_code not in NOT_STORED_STATUSES
-                and not response.streaming
-                and (content := _stored_content(response)) is not None
-            ):
-                record = {
-                    "fingerprint": fingerprint,
-                    "status": response.status_code,
-                    "content": content,
-                    "headers": {h: response[h] for h in REPLAYED_HEADERS if h in response},
-                }
-                try:
-                    cache.set(record_key, record, timeout=settings.IDEMPOTENCY_TTL)
-                except Exception:
-                    # The view has acted: answer with its response rather than a 500 the client
-                    # would retry. Only the replay is lost.
-                    logger.exception("could not store the idempotent response")
-            return response
-        finally:
-            # Release only our own lock (it may have expired and been taken by another request).
-            if cache.get(lock_key) == owner:
-                cache.delete(lock_key)
+            if response.status_code >= 500:
+                # Whatever the view did goes with its claim: the client retries with the key.
+                transaction.set_rollback(True)
+            else:
+                _store(record, response)
+        return response
+
+
+def idempotency_records_prune() -> int:
+    """Delete the records older than `IDEMPOTENCY_TTL` (a daily beat task); returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_TTL)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -3,6 +3,8 @@
 import json
 import logging
 import re
+import threading
+import time
 from datetime import UTC, datetime
 
 from apps.core.request_context import request_id_var
@@ -40,6 +42,39 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
         record.request_id = getattr(request, "request_id", None) or request_id_var.get()
+        return True
+
+
+class CacheOutageFilter(logging.Filter):
+    """On the cache's error logger (`DJANGO_REDIS_LOGGER`): the cache backend ignores a Redis
+    outage and logs each failed call with its traceback, which during an outage is a line per
+    cache call. This lets one WARNING without the traceback through every `interval` seconds per
+    process, saying how many failures it stands for, and counts every failure
+    (`marketplace_cache_errors_total`)."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._next_at = 0.0
+        self._suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from apps.core.metrics import CACHE_ERRORS  # not at import: logging is set up first
+
+        CACHE_ERRORS.inc()
+        error = record.exc_info[1] if record.exc_info else None
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next_at:
+                self._suppressed += 1
+                return False
+            self._next_at = now + self.interval
+            failures, self._suppressed = self._suppressed + 1, 0
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg = "cache unavailable, served without it (%d failed call(s)): %s"
+        record.args = (failures, error.__cause__ or error if error else "unknown error")
+        record.exc_info = record.exc_text = None
         return True
 
 

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 from apps.core.exceptions import problem, problem_json_response
 from apps.core.request_context import request_id_var
+from apps.core.views import api_not_found
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_logger = logging.getLogger("apps.core.access")
@@ -89,12 +90,5 @@ class ApiNotFoundMiddleware:
                 ("application/problem+json", "application/json")
             )
         ):
-            return problem_json_response(
-                problem(
-                    status=404,
-                    code="not_found",
-                    title="Not found",
-                    detail=f"No endpoint at {request.path}.",
-                )
-            )
+            return api_not_found(request)
         return response

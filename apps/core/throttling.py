@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.request import Request
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
@@ -31,7 +32,7 @@ class ApiKeyThrottle(SimpleRateThrottle):
     scope = "api_key"
 
     def allow_request(self, request: Request, view: "APIView") -> bool:
-        api_key = getattr(request._request, "api_key", None)
+        api_key = getattr(request, "api_key", None)  # DRF proxies the HttpRequest
         if api_key is None:
             return True
         if api_key.rate:
@@ -40,7 +41,7 @@ class ApiKeyThrottle(SimpleRateThrottle):
         return super().allow_request(request, view)
 
     def get_cache_key(self, request: Request, view: "APIView") -> str | None:
-        api_key = getattr(request._request, "api_key", None)
+        api_key = getattr(request, "api_key", None)  # DRF proxies the HttpRequest
         return (
             None
             if api_key is None
@@ -64,6 +65,26 @@ class LoginEmailThrottle(SimpleRateThrottle):
         if not email:
             return None
         return self.cache_format % {"scope": "login-email", "ident": email}
+
+
+class HealthThrottle(SimpleRateThrottle):
+    """GET /health per client address, counted in this process's memory: the report itself is
+    kept in memory, and the throttle must not depend on the cache whose health it reports (nor
+    cost more round trips to it than the answer)."""
+
+    scope = "health"
+    cache = LocMemCache("health-throttle", {"MAX_ENTRIES": 10_000})
+
+    def get_cache_key(self, request: Request, view: "APIView") -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class DiscountCheckThrottle(UserRateThrottle):
+    """Requests that tell whether a discount code exists or applies (GET /discounts/{code}/products,
+    POST /discounts/validate, a checkout review naming codes): per user, per address when
+    anonymous. Bounds how fast codes can be guessed."""
+
+    scope = "discount_check"
 
 
 class PostContentThrottle(UserRateThrottle):

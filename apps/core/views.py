@@ -3,6 +3,7 @@
 import logging
 
 from django.http import HttpRequest, HttpResponse
+from django.urls import is_valid_path
 from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import permission_denied as django_permission_denied
@@ -27,16 +28,22 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return django_server_error(request)
 
 
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """404 problem+json for a path no API route matches; when the path only differs from a
+    route by a trailing slash, the detail names the right one."""
+    path = request.path
+    detail = f"No endpoint at {path}."
+    bare = path.rstrip("/")
+    if bare != path and is_valid_path(bare, getattr(request, "urlconf", None)):
+        detail += f" Did you mean {bare}? API paths have no trailing slash."
+    return problem_json_response(
+        problem(status=404, code="not_found", title="Not found", detail=detail)
+    )
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
-        return problem_json_response(
-            problem(
-                status=404,
-                code="not_found",
-                title="Not found",
-                detail=f"No endpoint at {request.path}.",
-            )
-        )
+        return api_not_found(request)
     return page_not_found(request, exception)
 
 

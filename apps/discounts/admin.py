@@ -20,7 +20,7 @@ from apps.discounts.services import (
     discount_delete,
     discount_update,
 )
-from apps.users.models import Shop
+from apps.shops.models import Shop
 
 
 class DiscountRedemptionInline(admin.TabularInline):
@@ -54,7 +54,7 @@ class DiscountAdmin(ServiceRefusalsAdmin):
     list_filter = ("is_active", "is_public", "type", "applies_to")
     search_fields = ("code", "name", "shop__name", "shop__slug")
     list_select_related = ("shop",)
-    raw_id_fields = ("shop", "products")
+    autocomplete_fields = ("shop", "products")
     filter_horizontal = ("categories",)
     readonly_fields = ("uses_count", "announced_at", "created_at", "updated_at")
     inlines = [DiscountRedemptionInline]
@@ -96,7 +96,7 @@ class DiscountAdmin(ServiceRefusalsAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Discount) -> None:
         if not discount_delete(discount=obj):
-            request._discount_kept = obj.code  # type: ignore[attr-defined]
+            request.discount_kept = obj.code  # type: ignore[attr-defined]  # for response_delete
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Discount]) -> None:
         kept = [d.code for d in queryset if not discount_delete(discount=d)]
@@ -108,7 +108,7 @@ class DiscountAdmin(ServiceRefusalsAdmin):
             )
 
     def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
-        kept = getattr(request, "_discount_kept", None)
+        kept = getattr(request, "discount_kept", None)
         if kept is None:
             return super().response_delete(request, obj_display, obj_id)
         self.message_user(

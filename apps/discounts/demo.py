@@ -9,7 +9,7 @@ from typing import Any
 
 from apps.discounts.models import Discount
 from apps.discounts.services import discount_create
-from apps.users.models import Shop
+from apps.shops.models import Shop
 
 DEMO_SHOP_SLUGS = ("northwind-electronics", "contoso-outfitters")
 

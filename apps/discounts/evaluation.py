@@ -114,6 +114,30 @@ def _refusal(cls: type[errors.DiscountRefused], rule: DiscountRule, detail: str,
     return cls(detail, discount_code=rule.code, **extra)
 
 
+def discount_unavailable(rule: DiscountRule, now: datetime) -> errors.DiscountRefused | None:
+    """Why no cart could use the code right now (inactive, not started, expired, used up), or
+    None when it is available."""
+    if not rule.is_active:
+        return _refusal(errors.DiscountInactive, rule, f"The code {rule.code} is not active.")
+    if rule.starts_at is not None and now < rule.starts_at:
+        return _refusal(
+            errors.DiscountNotStarted,
+            rule,
+            f"The code {rule.code} is valid from {rule.starts_at.isoformat()}.",
+            starts_at=rule.starts_at.isoformat(),
+        )
+    if rule.ends_at is not None and now >= rule.ends_at:
+        return _refusal(
+            errors.DiscountExpired,
+            rule,
+            f"The code {rule.code} expired at {rule.ends_at.isoformat()}.",
+            ends_at=rule.ends_at.isoformat(),
+        )
+    if rule.max_uses is not None and rule.uses_count >= rule.max_uses:
+        return _refusal(errors.DiscountUsageLimit, rule, f"The code {rule.code} is used up.")
+    return None
+
+
 def discount_evaluate(
     *,
     rule: DiscountRule,
@@ -130,24 +154,9 @@ def discount_evaluate(
     min_order_value). The amount is rounded half-up to cents, a percentage is capped by
     `max_discount_amount`, and no amount exceeds the eligible subtotal.
     """
-    if not rule.is_active:
-        raise _refusal(errors.DiscountInactive, rule, f"The code {rule.code} is not active.")
-    if rule.starts_at is not None and now < rule.starts_at:
-        raise _refusal(
-            errors.DiscountNotStarted,
-            rule,
-            f"The code {rule.code} is valid from {rule.starts_at.isoformat()}.",
-            starts_at=rule.starts_at.isoformat(),
-        )
-    if rule.ends_at is not None and now >= rule.ends_at:
-        raise _refusal(
-            errors.DiscountExpired,
-            rule,
-            f"The code {rule.code} expired at {rule.ends_at.isoformat()}.",
-            ends_at=rule.ends_at.isoformat(),
-        )
-    if rule.max_uses is not None and rule.uses_count >= rule.max_uses:
-        raise _refusal(errors.DiscountUsageLimit, rule, f"The code {rule.code} is used up.")
+    unavailable = discount_unavailable(rule, now)
+    if unavailable is not None:
+        raise unavailable
     if rule.max_uses_per_user is not None and user_uses >= rule.max_uses_per_user:
         raise _refusal(
             errors.DiscountUserUsageLimit,

@@ -6,6 +6,9 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from apps.core.models import BaseModel
+from apps.core.text import validate_single_line
+
+DISCOUNT_DESCRIPTION_MAX = 2000
 
 
 class Discount(BaseModel):
@@ -20,10 +23,10 @@ class Discount(BaseModel):
         PRODUCTS = "products", "Selected products"
         CATEGORIES = "categories", "Selected categories (with descendants)"
 
-    shop = models.ForeignKey("users.Shop", on_delete=models.CASCADE, related_name="discounts")
+    shop = models.ForeignKey("shops.Shop", on_delete=models.CASCADE, related_name="discounts")
     code = models.CharField(max_length=32)
-    name = models.CharField(max_length=120)
-    description = models.TextField(blank=True)
+    name = models.CharField(max_length=120, validators=[validate_single_line])
+    description = models.TextField(max_length=DISCOUNT_DESCRIPTION_MAX, blank=True)
     type = models.CharField(max_length=16, choices=Type.choices)
     value = models.DecimalField(max_digits=12, decimal_places=2)
     max_discount_amount = models.DecimalField(
@@ -73,7 +76,7 @@ class Discount(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} ({self.shop_id})"
+        return self.code
 
 
 class DiscountRedemption(BaseModel):

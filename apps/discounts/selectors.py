@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from apps.catalog.models import Category, Product
+from apps.core.errors import field_error
 from apps.core.slugs import id_first, id_or_slug
 from apps.discounts import errors
 from apps.discounts.models import Discount, DiscountRedemption
-from apps.users.errors import ShopNotFound
-from apps.users.models import Shop, User
+from apps.shops.errors import ShopNotFound
+from apps.shops.models import Shop
+from apps.users.models import User
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
 
 def discounts_with_targets(queryset: QuerySet[Discount] | None = None) -> QuerySet[Discount]:
@@ -59,15 +65,13 @@ def seller_discount_shop(*, user: User, shop: str | None = None) -> Shop:
         if found is None:
             raise errors.DiscountInvalid(
                 "No such shop.",
-                errors=[{"pointer": "/shop", "code": "does_not_exist", "detail": "No such shop."}],
+                errors=[field_error("/shop", "does_not_exist", "No such shop.")],
             )
         return found
     own = Shop.objects.filter(owner=user).first()
     if own is None:
         detail = "Name the shop the code is for (slug or id)."
-        raise errors.DiscountInvalid(
-            detail, errors=[{"pointer": "/shop", "code": "required", "detail": detail}]
-        )
+        raise errors.DiscountInvalid(detail, errors=[field_error("/shop", "required", detail)])
     return own
 
 
@@ -89,11 +93,23 @@ def shop_public_discount_list(*, shop: Shop, now: datetime) -> QuerySet[Discount
     )
 
 
-def discount_get_by_code(*, shop: Shop, code: str) -> Discount:
+def discount_disclosed_to(discount: Discount, user: User | AnonymousUser, *, uses: int = 0) -> bool:
+    """Whether `user` may learn that this code exists, whatever its state: a public code (shown
+    by GET /shops/{slug}/discounts while current), the shop's seller, staff, and a buyer with
+    `uses` (unreleased redemptions) of it. Anyone else must not be able to tell a private code
+    from an unknown one (`discount.not_found`), or codes could be guessed and confirmed."""
+    if discount.is_public or uses > 0:
+        return True
+    return user.is_authenticated and (user.is_staff or discount.shop.owner_id == user.pk)
+
+
+def discount_get_listed(*, shop: Shop, code: str, user: User | AnonymousUser) -> Discount:
+    """An active code of `shop` that `user` may see (see `discount_disclosed_to`); any other,
+    and an unknown code, is the same DiscountNotFound."""
     discount = discounts_with_targets(
-        Discount.objects.filter(shop=shop, code__iexact=code.strip())
+        Discount.objects.filter(shop=shop, code__iexact=code.strip(), is_active=True)
     ).first()
-    if discount is None:
+    if discount is None or not discount_disclosed_to(discount, user):
         raise errors.DiscountNotFound(f"The shop has no discount code {code}.", discount_code=code)
     return discount
 
@@ -110,19 +126,6 @@ def discount_products(*, discount: Discount) -> QuerySet[Product]:
             condition |= Q(category__path__startswith=path)
         products = products.filter(condition)
     return products.order_by("name", "id")
-
-
-def discounts_for_codes(*, wanted: Sequence[tuple[Shop, str]]) -> dict[tuple[UUID, str], Discount]:
-    """Discounts by (shop id, lower-cased code) for several codes at once, in three queries."""
-    if not wanted:
-        return {}
-    condition = Q(pk__in=[])
-    for shop, code in wanted:
-        condition |= Q(shop_id=shop.pk, code__iexact=code.strip())
-    return {
-        (d.shop_id, d.code.lower()): d
-        for d in discounts_with_targets(Discount.objects.filter(condition))
-    }
 
 
 def user_discount_usage(*, user: User, discount_ids: Sequence[UUID]) -> Mapping[UUID, int]:

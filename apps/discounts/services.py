@@ -20,11 +20,14 @@ from django.utils import timezone
 
 from apps import events
 from apps.catalog.models import Category, Product
+from apps.core.errors import field_error
+from apps.core.integrity import violated_constraint
 from apps.core.money import quantize
 from apps.discounts import errors
 from apps.discounts import events as discount_events
 from apps.discounts.models import Discount, DiscountRedemption
-from apps.users.models import Shop, User
+from apps.shops.models import Shop
+from apps.users.models import User
 
 WRITABLE_FIELDS = (
     "code",
@@ -46,9 +49,7 @@ WRITABLE_FIELDS = (
 
 
 def _invalid(pointer: str, code: str, detail: str) -> errors.DiscountInvalid:
-    return errors.DiscountInvalid(
-        detail, errors=[{"pointer": pointer, "code": code, "detail": detail}]
-    )
+    return errors.DiscountInvalid(detail, errors=[field_error(pointer, code, detail)])
 
 
 def _validate(discount: Discount) -> None:
@@ -158,12 +159,23 @@ def _emit_new_discount(discount: Discount) -> None:
     )
 
 
+CODE_CONSTRAINT = "discount_code_ci_unique_per_shop"
+
+
+def _code_taken(discount: Discount) -> bool:
+    """Whether another discount of the shop has this code (case-insensitive): the check for a
+    database that does not name the violated constraint (SQLite; apps.core.integrity)."""
+    others = Discount.objects.filter(shop_id=discount.shop_id, code__iexact=discount.code)
+    return others.exclude(pk=discount.pk).exists()
+
+
 def _save(discount: Discount) -> None:
     try:
         with transaction.atomic():
             discount.save()
     except IntegrityError as exc:
-        if "discount_code_ci_unique_per_shop" in str(exc):
+        constraint = violated_constraint(exc)
+        if constraint == CODE_CONSTRAINT or (constraint is None and _code_taken(discount)):
             raise errors.DiscountCodeTaken(
                 f"Your shop already has a discount with the code {discount.code}.",
                 discount_code=discount.code,

@@ -14,9 +14,10 @@ from typing import Any
 
 from kombu import Connection, Producer
 from kombu import Queue as KombuQueue
+from kombu.exceptions import OperationalError
 from kombu.message import Message
 
-from config.celery import DEAD_LETTER_SUFFIX, app, physical_queue_name
+from config.celery import DEAD_LETTER_SUFFIX, WORK_QUEUES, app, physical_queue_name
 
 # Set by the broker on dead-lettering; a republished copy must not carry them.
 _BROKER_HEADERS = (
@@ -157,3 +158,31 @@ def dead_letters_requeue(
             letter.message = None
             replayed.append(letter)
     return replayed
+
+
+def dead_letters_count(*, timeout: float = 1.0) -> dict[str, int] | None:
+    """How many messages wait in each work queue's DLQ (`{"notifications": 2, ...}`), read with
+    passive declares (nothing is consumed); None when the broker does not answer within about
+    `timeout` seconds (connect, handshake and each read are bounded; no retry), so a page that
+    shows the figure never hangs on a broker outage. A DLQ not declared yet counts 0."""
+    conn = app.connection_for_write(
+        connect_timeout=timeout,
+        transport_options={"read_timeout": timeout, "write_timeout": timeout},
+    )
+    counts: dict[str, int] = {}
+    try:
+        conn.ensure_connection(max_retries=0)
+        for queue in WORK_QUEUES:
+            channel = conn.channel()
+            try:
+                _, counts[queue], _ = channel.queue_declare(queue=dlq_name(queue), passive=True)
+            except conn.channel_errors:  # 404: never declared, so nothing was dead-lettered
+                counts[queue] = 0
+            finally:
+                if channel.is_open:
+                    channel.close()
+    except (OSError, OperationalError, *conn.connection_errors):
+        return None
+    finally:
+        conn.release()
+    return counts

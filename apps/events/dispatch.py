@@ -38,10 +38,3 @@ def deliver_to_subscribers(envelope: dict[str, Any]) -> list[str]:
             )
             errors.append(f"{handler_name(handler)}: {exc!r}")
     return errors
-
-
-def relay_pending(limit: int = 500) -> int:
-    """Kept for callers of the first version: runs the relay once."""
-    from apps.events.relay import relay_run
-
-    return relay_run(batch_size=limit).published

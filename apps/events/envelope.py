@@ -18,7 +18,7 @@ def envelope(event: OutboxEvent) -> dict[str, Any]:
 
 
 def kafka_value(event: OutboxEvent) -> dict[str, Any]:
-    """The Kafka message value (API.md "Events"); the key travels as the message key."""
+    """The Kafka message value (docs/api.md, "Events"); the key travels as the message key."""
     return {
         "event_id": str(event.id),
         "type": event.type,

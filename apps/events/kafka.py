@@ -86,7 +86,11 @@ def publish(events: Sequence[OutboxEvent]) -> list[str | None]:
                         topic_name(event),
                         key=event.key.encode(),
                         value=orjson.dumps(kafka_value(event)),
-                        headers={"event_type": event.type, "event_id": str(event.id)},
+                        headers={
+                            **event.context,  # request_id, traceparent (apps.core.observability)
+                            "event_type": event.type,
+                            "event_id": str(event.id),
+                        },
                         on_delivery=report(index),
                     )
                     break

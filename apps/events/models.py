@@ -22,6 +22,9 @@ class OutboxEvent(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # The work that emitted it: request id and W3C trace context (apps.core.observability), passed
+    # on as Kafka headers and to what the subscribers enqueue.
+    context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ("seq",)
@@ -49,3 +52,33 @@ class ProcessedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.consumer} {self.event_id}"
+
+
+class Lease(models.Model):
+    """A named lease (`apps.events.lease.DatabaseLease`): who holds it and until when."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.holder or 'free'})"
+
+
+class PendingTask(models.Model):
+    """A Celery task to send once the transaction that recorded it commits, kept until the broker
+    took it (`apps.events.task_outbox`): the outbox of the work that must go through RabbitMQ."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt_at"], name="pending_task_due_idx")]
+
+    def __str__(self) -> str:
+        return self.name

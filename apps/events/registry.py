@@ -16,6 +16,9 @@ TOPICS = {
     "comment": "reviews",
     "shop": "shops",
     "media": "media",
+    "payment": "payments",
+    "payout": "payments",
+    "webhook": "webhooks",
 }
 
 

@@ -1,30 +1,36 @@
 """The outbox relay: pending events, in `seq` order, to Kafka and to in-process subscribers.
 
 Runs after every commit that emitted events (`schedule_relay`), from `manage.py relay_events`
-and from the beat sweep. A Redis lock keeps one relay publishing at a time, which is what keeps
-per-key order; a relay that cannot get the lock returns at once (the holder, or the next sweep,
-delivers). Delivery is at least once: an event is marked published only after Kafka acknowledged
-it (acks=all, every delivery report checked) and its subscribers ran. A Kafka failure records
-`attempts`/`last_error` on the head event and stops the run, so nothing overtakes it.
+and from the beat sweep. A lease in the database (`DatabaseLease`) keeps one relay publishing at
+a time, which is what keeps per-key order; a relay that cannot get it returns at once (the
+holder, or the next sweep, delivers). Delivery is at least once: an event is marked published
+only after Kafka acknowledged it (acks=all, every delivery report checked) and its subscribers
+ran. A Kafka failure records `attempts`/`last_error` on the head event and stops the run, so
+nothing overtakes it. Subscribers that need the broker record their tasks durably
+(`apps.events.task_outbox`), so a RabbitMQ outage never holds up Kafka; each run ends by sending
+what waits there.
 """
 
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.observability import continued
 from apps.events import kafka
 from apps.events.dispatch import deliver_to_subscribers
 from apps.events.envelope import envelope
-from apps.events.lock import RedisLock, lock_key
+from apps.events.lease import DatabaseLease
 from apps.events.models import OutboxEvent
+from apps.events.task_outbox import broker_failed, broker_paused, pending_tasks_send
 
 logger = logging.getLogger(__name__)
 
-RELAY_LOCK = "events-relay"
-SCHEDULED_FLAG = "events-relay-scheduled"
+RELAY_LEASE = "events-relay"
+SCHEDULED_FLAG = "events:relay-scheduled"
 
 
 @dataclass
@@ -40,13 +46,20 @@ def pending_events():
 
 
 def relay_run(*, batch_size: int | None = None, max_batches: int | None = None) -> RelayResult:
-    """Deliver pending events until none is left, a delivery fails or `max_batches` ran."""
+    """Deliver pending events until none is left, a delivery fails or `max_batches` ran; then
+    send the tasks waiting in the task outbox."""
+    result = _relay_events(batch_size=batch_size, max_batches=max_batches)
+    pending_tasks_send()
+    return result
+
+
+def _relay_events(*, batch_size: int | None, max_batches: int | None) -> RelayResult:
     batch_size = batch_size or settings.EVENTS_RELAY_BATCH_SIZE
     result = RelayResult()
     batches = 0
     while True:
-        lock = RedisLock(RELAY_LOCK, ttl_seconds=settings.EVENTS_RELAY_LOCK_TTL)
-        if not lock.acquire():
+        lease = DatabaseLease(RELAY_LEASE, ttl_seconds=settings.EVENTS_RELAY_LOCK_TTL)
+        if not lease.acquire():
             result.skipped = True
             return result
         try:
@@ -55,24 +68,27 @@ def relay_run(*, batch_size: int | None = None, max_batches: int | None = None) 
                 if not events:
                     break
                 batches += 1
-                if not _deliver_batch(events, result):
+                if not _deliver_batch(events, result, lease):
                     return result
-                if not lock.extend():
-                    logger.warning("relay lost its lock; stopping this run")
+                if not lease.extend():
+                    logger.warning("relay lost its lease; stopping this run")
                     return result
         finally:
-            lock.release()
-        # An event committed while we held the lock found it taken and left its delivery to us.
+            lease.release()
+        # An event committed while we held the lease found it taken and left its delivery to us.
         if max_batches is not None and batches >= max_batches:
             return result
         if not pending_events().exists():
             return result
 
 
-def _deliver_batch(events: list[OutboxEvent], result: RelayResult) -> bool:
+def _deliver_batch(events: list[OutboxEvent], result: RelayResult, lease: DatabaseLease) -> bool:
     outcomes: list[str | None] = (
         kafka.publish(events) if kafka.kafka_enabled() else [None] * len(events)
     )
+    if not lease.extend():  # Kafka may have taken most of the lease's life
+        logger.warning("relay lost its lease while publishing; stopping this run")
+        return False
     delivered: list[int] = []  # published without handler errors: marked in one UPDATE
     try:
         for event, outcome in zip(events, outcomes, strict=True):
@@ -86,7 +102,8 @@ def _deliver_batch(events: list[OutboxEvent], result: RelayResult) -> bool:
                 result.failed = True
                 result.error = outcome
                 return False
-            errors = deliver_to_subscribers(envelope(event))
+            with continued(event.context, f"outbox deliver {event.type}"):
+                errors = deliver_to_subscribers(envelope(event))
             if errors:
                 result.published += OutboxEvent.objects.filter(
                     pk=event.pk, published_at=None
@@ -109,7 +126,9 @@ def schedule_relay() -> None:
     """Called by `transaction.on_commit` after a commit that emitted events. Never raises.
 
     Eager (embedded default, tests): the relay runs inline. Otherwise a relay task goes to the
-    `events` queue, at most one waiting at a time (a Redis flag dedupes the burst of a busy API).
+    `events` queue, at most one waiting at a time (a cache flag dedupes the burst of a busy API).
+    This is only a shortcut: the relay process and the beat sweep deliver without it, so with the
+    cache or the broker unreachable the request goes on without waiting for either.
     """
     from config.celery import app
 
@@ -117,24 +136,15 @@ def schedule_relay() -> None:
         if app.conf.task_always_eager:
             relay_run()
             return
-        from apps.events.lock import _client
+        if broker_paused() or not cache.add(SCHEDULED_FLAG, 1, timeout=30):
+            return
+        from apps.events.tasks import relay_events_task
 
-        try:
-            first = _client(settings.REDIS_URL).set(lock_key(SCHEDULED_FLAG), "1", nx=True, ex=30)
-        except Exception:  # Redis down: enqueue anyway, the relay lock still serialises
-            first = True
-        if first:
-            from apps.events.tasks import relay_events_task
-
-            relay_events_task.apply_async()
-    except Exception:
-        logger.exception("could not schedule the outbox relay; the periodic sweep will deliver")
+        relay_events_task.apply_async(retry=False)
+    except Exception as exc:
+        broker_failed()
+        logger.warning("could not schedule the outbox relay (%s); the relay or sweep delivers", exc)
 
 
 def clear_scheduled_flag() -> None:
-    from apps.events.lock import _client
-
-    try:
-        _client(settings.REDIS_URL).delete(lock_key(SCHEDULED_FLAG))
-    except Exception:
-        logger.debug("could not clear the relay-scheduled flag", exc_info=True)
+    cache.delete(SCHEDULED_FLAG)

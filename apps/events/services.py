@@ -1,11 +1,11 @@
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.db import insert_rows
+from apps.core.observability import current_context
 from apps.events.models import OutboxEvent
 from apps.events.registry import topic_for
 
@@ -15,12 +15,35 @@ def event_emit(*, type: str, key: str, data: dict[str, Any], version: int = 1) -
 
     Nothing is written if the caller's transaction rolls back.
     """
+    (event,) = event_emit_many(type=type, events=[(key, data)], version=version)
+    return event
+
+
+def event_emit_many(
+    *, type: str, events: Sequence[tuple[str, dict[str, Any]]], version: int = 1
+) -> list[OutboxEvent]:
+    """`event_emit` for many events of one type (`(key, data)` each), in one INSERT (no save()
+    signals; `seq` comes back and follows the order given)."""
     from apps.events.relay import schedule_relay
 
-    event = OutboxEvent(topic=topic_for(type), key=key, type=type, version=version, payload=data)
-    insert_rows([event])  # every order writes one: the lean INSERT (seq comes back)
+    if not events:
+        return []
+    context = current_context()
+    created = OutboxEvent.objects.bulk_create(
+        [
+            OutboxEvent(
+                topic=topic_for(type),
+                key=key,
+                type=type,
+                version=version,
+                payload=data,
+                context=dict(context),
+            )
+            for key, data in events
+        ]
+    )
     transaction.on_commit(schedule_relay)
-    return event
+    return created
 
 
 @transaction.atomic

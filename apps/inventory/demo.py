@@ -1,13 +1,17 @@
 """Demo stock history for `manage.py seed_demo` (runs after the catalog demo, whose products get
 their initial stock through `stock_adjust`). Adds what a seller's inventory screen should show:
 a damaged batch that takes one variant down to its low-stock threshold (so `stock.low` fires and
-the seller is notified) and a stock-count correction on another. Idempotent."""
+the seller is notified) and a stock-count correction on another. Idempotent.
 
-from typing import TextIO
+`seed_bulk(n_products, shop)` is the benchmark's catalog with stock: the catalog's bulk products
+and variants, then one stock row with `stock` on hand and its `restock` movement per variant."""
+
+from typing import Any, TextIO
 
 from django.db import transaction
 from django.db.models import F
 
+from apps.catalog.demo import seed_bulk_catalog
 from apps.inventory.models import StockItem, StockMovement
 from apps.inventory.services import stock_adjust
 
@@ -47,3 +51,29 @@ def seed(stdout: TextIO) -> None:
         )
         changed.append(counted.variant.sku)
     stdout.write(f"Inventory: demo adjustments on {', '.join(changed)}")
+
+
+def seed_bulk(n_products: int, shop: Any, *, stock: int = 50, seed: int = 7) -> int:
+    """Up to `n_products` published products x 3 variants for `shop` (named `bulk-<n>`; a rerun
+    tops up), each variant with `stock` on hand and a matching restock movement, in bulk INSERTs
+    (no per-row services, no events). Returns the number of products created."""
+    with transaction.atomic():
+        variants = seed_bulk_catalog(n_products, shop, seed=seed)
+        items = StockItem.objects.bulk_create(
+            [StockItem(variant=variant, on_hand=stock) for variant in variants], batch_size=1000
+        )
+        StockMovement.objects.bulk_create(
+            [
+                StockMovement(
+                    stock_item=item,
+                    kind=StockMovement.Kind.RESTOCK,
+                    quantity=stock,
+                    on_hand_after=stock,
+                    reserved_after=0,
+                    note="bulk seed",
+                )
+                for item in items
+            ],
+            batch_size=1000,
+        )
+    return len({variant.product_id for variant in variants})

@@ -25,7 +25,7 @@ class StockItem(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.variant_id}: {self.on_hand} on hand, {self.reserved} reserved"
+        return self.variant.sku
 
     @property
     def available(self) -> int:
@@ -61,3 +61,6 @@ class StockMovement(BaseModel):
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=["stock_item", "-created_at"], name="movement_item_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.quantity:+d}"

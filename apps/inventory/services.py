@@ -1,4 +1,4 @@
-"""Stock writes. The database is the arbiter (ARCHITECTURE.md §6): rows are locked in
+"""Stock writes. The database is the arbiter (docs/architecture.md): rows are locked in
 primary-key order so that concurrent multi-line calls cannot deadlock, every change is a
 conditional UPDATE with a row-count check, and every change appends exactly one StockMovement.
 
@@ -17,15 +17,13 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from uuid import UUID
 
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.db.models.functions import Now
-from django.utils import timezone
 
-from apps.catalog.cache import product_cache_bump
+from apps.catalog.cache import product_cache_bump, product_cache_bump_many
 from apps.catalog.models import ProductVariant
-from apps.core.db import for_update, in_list, insert_rows, loaded, prep, select_rows
-from apps.events import emit
+from apps.events import emit, emit_many
 from apps.inventory.errors import (
     InsufficientReserved,
     InsufficientStock,
@@ -41,6 +39,7 @@ from apps.inventory.events import (
     stock_adjusted_payload,
     stock_low_payload,
 )
+from apps.inventory.metrics import STOCK_OUTS, STOCK_REFUSALS
 from apps.inventory.models import StockItem, StockMovement
 
 if TYPE_CHECKING:
@@ -136,53 +135,30 @@ def _load(pks: Iterable[UUID]) -> list[StockItem]:
     )
 
 
-# What the services and their errors read from a locked row: the stock row, the variant's sku
-# and product id. Events need the product and the shop too; `stock.low` (rare) loads them for
-# the rows that cross (_emit_low_crossings). A hand-written statement: every stock call runs it,
-# and building it with the ORM cost several times what PostgreSQL spends running it.
-_LOCK_SQL = """SELECT s.id, s.variant_id, s.on_hand, s.reserved, s.low_stock_threshold,
-       v.sku, v.product_id
-  FROM inventory_stockitem s
-  JOIN catalog_productvariant v ON v.id = s.variant_id
- WHERE s.variant_id IN ({variants})
- ORDER BY s.id{lock}"""
-_LOCK_FIELDS = (
-    StockItem._meta.pk,
-    StockItem._meta.get_field("variant"),
-    StockItem._meta.get_field("on_hand"),
-    StockItem._meta.get_field("reserved"),
-    StockItem._meta.get_field("low_stock_threshold"),
-    ProductVariant._meta.get_field("sku"),
-    ProductVariant._meta.get_field("product"),
-)
-
-
 def _lock(variant_ids: Iterable[UUID]) -> list[StockItem]:
     """The stock rows of these variants, locked until the end of the transaction, in pk order,
-    with the variant's sku and product id. PostgreSQL sorts before it locks (LockRows sits
-    above the Sort), so every caller takes the locks in the same global order and concurrent
-    multi-line calls cannot deadlock. SQLite has no row locks: its IMMEDIATE transactions hold
-    the database's write lock from the first statement. Variants without a stock row are absent.
-    The rows come back as StockItem instances holding just those fields."""
-    ids = list(variant_ids)
-    rows = select_rows(
-        _LOCK_SQL.format(variants=in_list(ids), lock=for_update("s")),
-        [prep(ProductVariant._meta.pk, variant_id) for variant_id in ids],
-        _LOCK_FIELDS,
-    )
-    items = []
-    for pk, variant_id, on_hand, reserved, threshold, sku, product_id in rows:
-        item = loaded(
-            StockItem,
-            id=pk,
-            variant_id=variant_id,
-            on_hand=on_hand,
-            reserved=reserved,
-            low_stock_threshold=threshold,
+    with the variant's sku and product id (the variant row is not locked: `of=("self",)`).
+    PostgreSQL sorts before it locks (LockRows sits above the Sort), so every caller takes the
+    locks in the same global order and concurrent multi-line calls cannot deadlock. SQLite has
+    no row locks: its IMMEDIATE transactions hold the database's write lock from the first
+    statement. Variants without a stock row are absent. Events need the product and the shop
+    too; `stock.low` (rare) loads them for the rows that cross (_emit_low_crossings)."""
+    return list(
+        StockItem.objects.filter(variant_id__in=list(variant_ids))
+        .select_related("variant")
+        .only(
+            "id",
+            "variant_id",
+            "on_hand",
+            "reserved",
+            "low_stock_threshold",
+            "variant__id",
+            "variant__sku",
+            "variant__product_id",
         )
-        item.variant = loaded(ProductVariant, id=variant_id, sku=sku, product_id=product_id)
-        items.append(item)
-    return items
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
 
 
 def _without_rows(wanted: Iterable[UUID], items: Iterable[StockItem]) -> list[UUID]:
@@ -199,35 +175,22 @@ def _without_rows(wanted: Iterable[UUID], items: Iterable[StockItem]) -> list[UU
     return sorted(missing, key=str)
 
 
-def _move(quantities: dict[UUID, int], *, changes: dict[str, str], check: str = "") -> int:
-    """One UPDATE moving every stock row in `quantities` (pk -> quantity) by its own quantity;
-    returns the number of rows updated. In `changes` (column -> expression) and `check` (an
-    extra WHERE condition, the conditional update's guard) `{q}` stands for the row's quantity,
-    `CASE id WHEN .. THEN .. END`. Hand-written for the same reason as `_lock`."""
-    pk = StockItem._meta.pk
-    case = f"CASE id{' WHEN %s THEN %s' * len(quantities)} END"
-    case_params: list[Any] = []
-    for item_pk, quantity in quantities.items():
-        case_params += [prep(pk, item_pk), quantity]
-    assignments: list[str] = []
-    params: list[Any] = []
-    for column, expression in changes.items():
-        assignments.append(f"{column} = {expression.format(q=case)}")
-        params += case_params * expression.count("{q}")
-    params.append(prep(StockItem._meta.get_field("updated_at"), timezone.now()))
-    params += [prep(pk, item_pk) for item_pk in quantities]
-    guard = ""
-    if check:
-        guard = f" AND {check.format(q=case)}"
-        params += case_params * check.count("{q}")
-    # Only column names, placeholders and the callers' constant expressions go into the text.
-    sql = (
-        f"UPDATE inventory_stockitem SET {', '.join(assignments)}, updated_at = %s "  # noqa: S608
-        f"WHERE id IN ({in_list(quantities)}){guard}"
+def _per_row(quantities: dict[UUID, int]) -> Case:
+    """`CASE id WHEN <pk> THEN <quantity> .. END`: each row's own quantity in one statement."""
+    return Case(
+        *(When(pk=pk, then=Value(quantity)) for pk, quantity in quantities.items()),
+        output_field=IntegerField(),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+
+
+def _move(quantities: dict[UUID, int], *, guard: Q | None = None, **changes: Any) -> int:
+    """One UPDATE of every stock row in `quantities` (pk -> quantity) setting `changes` (column
+    -> expression, usually `F(column) ± _per_row(quantities)`), only where `guard` holds (the
+    conditional update's WHERE). Returns the number of rows updated: the caller checks it."""
+    rows = StockItem.objects.filter(pk__in=list(quantities))
+    if guard is not None:
+        rows = rows.filter(guard)
+    return rows.update(**changes, updated_at=Now())
 
 
 def insufficient_stock(
@@ -235,6 +198,7 @@ def insufficient_stock(
 ) -> InsufficientStock:
     """The refusal stock_reserve raises, for callers that refuse from a read they already made
     (order placement refuses from its pricing read before writing anything)."""
+    STOCK_REFUSALS.inc()
     available = max(available, 0)
     return InsufficientStock(
         f"Only {available} units of {sku} are available; {requested} requested.",
@@ -282,6 +246,17 @@ def _emit_low_crossings(items: Iterable[StockItem], available_change: dict[UUID,
         emit(STOCK_LOW, item.variant_id, stock_low_payload(item))
 
 
+def _count_stock_outs(items: Iterable[StockItem], available_change: dict[UUID, int]) -> None:
+    """Counts the variants whose available went from above zero to zero, once committed."""
+    emptied = sum(
+        1
+        for item in items
+        if item.available <= 0 < item.available - available_change.get(item.pk, 0)
+    )
+    if emptied:
+        transaction.on_commit(lambda: STOCK_OUTS.inc(emptied))
+
+
 def _bump_product_caches(items: Iterable[StockItem], available_change: dict[UUID, int]) -> None:
     """Product detail shows per-variant availability from a cache; the catalog's bump runs now
     and again after commit, so the next read after commit sees the new figures. Public list
@@ -309,7 +284,7 @@ def _record(
 ) -> None:
     """One ledger row per item (one INSERT); `quantities` maps item pk → signed quantity,
     `order_ids` item pk → order id (else `order_id` for all)."""
-    insert_rows(
+    StockMovement.objects.bulk_create(
         [
             StockMovement(
                 stock_item=item,
@@ -406,8 +381,32 @@ def stock_adjust(
                 stock_adjusted_payload(item, delta=delta, reason=reason),
             )
             _emit_low_crossings([item], {pk: delta})
+            _count_stock_outs([item], {pk: delta})
             _bump_product_caches([item], {pk: delta})
     return item
+
+
+def stock_count_set(
+    *, variant_id: UUID, on_hand: int, note: str = "", actor: "User | None" = None
+) -> StockItem:
+    """Set on_hand to a counted figure (a stock take, a stock-level import): a `correction` of
+    the difference, through `stock_adjust`, computed while holding the row's lock so that a
+    sale in between is never undone. Nothing is recorded when the count already matches.
+    Raises StockBelowReserved (a count below what is reserved), StockAboveMaximum,
+    VariantNotFound."""
+    if isinstance(on_hand, bool) or not isinstance(on_hand, int) or on_hand < 0:
+        raise InvalidAdjustment(
+            "on_hand must be a whole number of 0 or more.",
+            errors=[{"pointer": "/on_hand", "code": "min_value", "detail": "Must be 0 or more."}],
+        )
+    variant_id = variant_id if isinstance(variant_id, UUID) else UUID(str(variant_id))
+    with transaction.atomic():
+        pk = _ensure_items([variant_id])[variant_id]
+        counted = StockItem.objects.select_for_update().values_list("on_hand", flat=True)
+        delta = on_hand - counted.get(pk=pk)
+        return stock_adjust(
+            variant_id=variant_id, delta=delta, reason="correction", note=note, actor=actor
+        )
 
 
 def stock_reserve(
@@ -453,8 +452,11 @@ def stock_reserve(
                 requested=wanted[missing[0]].quantity,
             )
         quantities = {item.pk: wanted[item.variant_id].quantity for item in items}
+        per_row = _per_row(quantities)
         updated = _move(
-            quantities, changes={"reserved": "reserved + {q}"}, check="on_hand >= reserved + {q}"
+            quantities,
+            reserved=F("reserved") + per_row,
+            guard=Q(on_hand__gte=F("reserved") + per_row),
         )
         if updated != len(quantities):
             # Not reachable while the rows are locked; the conditional UPDATE is the arbiter all
@@ -480,6 +482,7 @@ def stock_reserve(
         )
         taken = {pk: -quantity for pk, quantity in quantities.items()}
         _emit_low_crossings(items, taken)
+        _count_stock_outs(items, taken)
         _bump_product_caches(items, taken)
 
 
@@ -508,10 +511,11 @@ def _decrease_reserved(
                 missing[0], _sku(missing[0]), 0, wanted[missing[0]].quantity, kind
             )
         quantities = {item.pk: wanted[item.variant_id].quantity for item in items}
-        changes = {"reserved": "reserved - {q}"}
+        per_row = _per_row(quantities)
+        changes = {"reserved": F("reserved") - per_row}
         if kind == Kind.FULFIL:
-            changes["on_hand"] = "on_hand - {q}"
-        updated = _move(quantities, changes=changes, check="reserved >= {q}")
+            changes["on_hand"] = F("on_hand") - per_row
+        updated = _move(quantities, guard=Q(reserved__gte=per_row), **changes)
         if updated != len(quantities):
             # As in stock_reserve: not reachable while the rows are locked.
             fresh = _fresh(items)
@@ -576,7 +580,7 @@ def stock_return(
             _ensure_items(wanted)
             items = _lock(wanted)
         quantities = {item.pk: wanted[item.variant_id].quantity for item in items}
-        _move(quantities, changes={"on_hand": "on_hand + {q}"})
+        _move(quantities, on_hand=F("on_hand") + _per_row(quantities))
         for item in items:
             item.on_hand += quantities[item.pk]
         _record(
@@ -613,3 +617,82 @@ def stock_threshold_set(*, variant_id: UUID, low_stock_threshold: int) -> StockI
         )
         (item,) = _load([pk])
     return item
+
+
+def stock_initial_record(
+    *, lines: Sequence[tuple[UUID, int]], actor: "User | None" = None, note: str = "initial stock"
+) -> list[StockItem]:
+    """Put the first units of new variants on hand (product creation, product imports): for each
+    line what `stock_adjust(reason="restock")` records (the stock row, a conditional UPDATE, a
+    `restock` movement, `stock.adjusted`, `stock.low` on a crossing, the product caches), for any
+    number of lines in a fixed handful of statements: the stock rows (one INSERT .. ON CONFLICT
+    DO NOTHING), their lock in pk order, one conditional UPDATE whose row count is checked, one
+    INSERT of movements and one of events. Quantities must be positive integers (duplicate
+    variants are summed); the rows come back, and the ledger and events are written, in the
+    order given. Raises VariantNotFound, StockAboveMaximum; nothing changes then.
+    Registered with the catalog (apps.inventory.apps) as its initial-stock recorder."""
+    wanted = {variant_id: line.quantity for variant_id, line in _merge_lines(lines).items()}
+    if not wanted:
+        return []
+    with transaction.atomic():
+        StockItem.objects.bulk_create(
+            [StockItem(variant_id=variant_id) for variant_id in wanted], ignore_conflicts=True
+        )
+        # Joined with the variant (an inner join): a stock row of no variant is not found.
+        items = list(
+            StockItem.objects.filter(variant_id__in=list(wanted))
+            .select_related("variant__product")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        if len(items) != len(wanted):
+            missing = sorted(map(str, set(wanted) - {item.variant_id for item in items}))[0]
+            raise VariantNotFound(f"No variant {missing}.", variant_id=missing)
+        quantities = {item.pk: wanted[item.variant_id] for item in items}
+        quantity = _per_row(quantities)
+        updated = _move(
+            quantities, guard=Q(on_hand__lte=STOCK_MAX - quantity), on_hand=F("on_hand") + quantity
+        )
+        if updated != len(quantities):
+            over = next(i for i in items if i.on_hand + quantities[i.pk] > STOCK_MAX)
+            raise StockAboveMaximum(
+                f"Adding {quantities[over.pk]} would make {over.on_hand + quantities[over.pk]} "
+                f"on hand, above the maximum of {STOCK_MAX}.",
+                variant_id=str(over.variant_id),
+                sku=over.variant.sku,
+                on_hand=over.on_hand,
+                maximum=STOCK_MAX,
+                delta=quantities[over.pk],
+            )
+        for item in items:
+            item.on_hand += quantities[item.pk]
+        # The ledger and the events in the callers' order (the variants'), not the locks'.
+        position = {variant_id: index for index, variant_id in enumerate(wanted)}
+        items.sort(key=lambda item: position[item.variant_id])
+        StockMovement.objects.bulk_create(
+            [
+                StockMovement(
+                    stock_item=item,
+                    kind=Kind.RESTOCK,
+                    quantity=quantities[item.pk],
+                    on_hand_after=item.on_hand,
+                    reserved_after=item.reserved,
+                    note=note,
+                    actor=actor,
+                )
+                for item in items
+            ]
+        )
+        emit_many(
+            STOCK_ADJUSTED,
+            [
+                (
+                    item.variant_id,
+                    stock_adjusted_payload(item, delta=quantities[item.pk], reason=Kind.RESTOCK),
+                )
+                for item in items
+            ],
+        )
+        _emit_low_crossings(items, quantities)
+        product_cache_bump_many({item.variant.product_id for item in items})
+    return items

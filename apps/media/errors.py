@@ -74,6 +74,14 @@ class MediaInUse(Conflict):
     title = "Asset is in use"
 
 
+class PixelBudgetExceeded(DomainError):
+    """Extra fields: limit, used (pixels this hour), requested, retry_after (seconds)."""
+
+    code = "media.pixel_budget_exceeded"
+    title = "Hourly image budget used up"
+    status = 429
+
+
 class StorageUnavailable(DomainError):
     """A transient storage failure (network, 5xx): requests answer 503, tasks retry."""
 

@@ -1,9 +1,12 @@
-"""Decoding, verification, cleaning and thumbnails with Pillow.
+"""Probing, decoding, verification, cleaning and thumbnails with Pillow.
 
-An upload is trusted only after Pillow has decoded every pixel of it: the format comes from the
-decoder, not from the file name or the declared type. The stored bytes are a re-encoding, so
-EXIF (GPS, camera serials), XMP and comments never reach storage; the EXIF orientation is applied
-to the pixels first so the picture still stands the right way up.
+Two stages. The web request only probes (`image_probe`): size, magic bytes and the dimensions
+the header declares, without decoding a pixel, so a small file declaring tens of megapixels costs
+it nothing. The media worker then trusts an upload only after Pillow has decoded every pixel of
+it (`image_clean`): the format comes from the decoder, not from the file name or the declared
+type. The stored bytes are a re-encoding, so EXIF (GPS, camera serials), XMP and comments never
+reach storage; the EXIF orientation is applied to the pixels first so the picture still stands
+the right way up.
 """
 
 from __future__ import annotations
@@ -30,6 +33,38 @@ THUMBNAIL_SIZES: dict[str, int] = {"small": 150, "medium": 600}
 _KEPT_INFO = ("transparency", "icc_profile", "duration", "loop", "background")
 
 
+# The first bytes of each accepted format (WebP: "RIFF", a length, then "WEBP").
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "JPEG": (b"\xff\xd8\xff",),
+    "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "GIF": (b"GIF87a", b"GIF89a"),
+}
+
+
+def _format_by_magic(data: bytes) -> str | None:
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next(
+        (name for name, prefixes in _MAGIC.items() if data.startswith(prefixes)),
+        None,
+    )
+
+
+@dataclass(frozen=True)
+class ProbedImage:
+    """What the header of an upload declares; nothing of it has been decoded yet."""
+
+    format: str
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
 @dataclass(frozen=True)
 class CleanImage:
     data: bytes
@@ -51,6 +86,38 @@ def _open(data: bytes) -> Image.Image:
         raise TooManyPixels("The image declares more pixels than allowed.") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage("The file is not an image we can read.") from exc
+
+
+def image_probe(data: bytes, *, max_bytes: int, max_pixels: int) -> ProbedImage:
+    """The web request's check: size, magic bytes, and the header's format and dimensions, read
+    without decoding any pixel. What it passes is only a candidate: the worker's `image_clean`
+    decides.
+
+    Raises MediaTooLarge, InvalidImage (empty, or no readable image header), UnsupportedFormat
+    (an image, but not JPEG/PNG/WebP/GIF) or TooManyPixels (the header's width x height)."""
+    if len(data) > max_bytes:
+        raise MediaTooLarge(f"The file is {len(data)} bytes; at most {max_bytes} are allowed.")
+    if not data:
+        raise InvalidImage("The file is empty.")
+    by_magic = _format_by_magic(data)
+    with _open(data) as header:  # lazy: reads the header only
+        if by_magic is None or header.format != by_magic:
+            raise UnsupportedFormat(
+                f"{header.format or 'This'} images are not accepted; use JPEG, PNG, WebP or GIF."
+            )
+        width, height = header.size
+    if width * height > max_pixels:
+        raise TooManyPixels(
+            f"The image is {width}x{height} ({width * height} pixels); at most {max_pixels}."
+        )
+    content_type, extension = ACCEPTED_FORMATS[by_magic]
+    return ProbedImage(
+        format=by_magic,
+        content_type=content_type,
+        extension=extension,
+        width=width,
+        height=height,
+    )
 
 
 def image_clean(data: bytes, *, max_bytes: int, max_pixels: int) -> CleanImage:

@@ -5,15 +5,16 @@ from uuid import UUID
 
 from django.conf import settings
 
-from apps.media.services import media_cleanup_orphans, media_make_thumbnails
+from apps.media.services import media_cleanup_orphans, media_process
 from config.celery import RetryingTask, app
 
 
 # RetryingTask retries with backoff then dead-letters; the service already turns bad images
 # into `failed`, so what is retried is transient (StorageUnavailable, database hiccups).
-@app.task(base=RetryingTask, name="media.make_thumbnails", queue="media")
-def make_thumbnails_task(asset_id: str) -> str | None:
-    asset = media_make_thumbnails(asset_id=UUID(asset_id))
+@app.task(base=RetryingTask, name="media.process", queue="media")
+def process_asset_task(asset_id: str) -> str | None:
+    """Verify, clean and make the thumbnails of an accepted upload."""
+    asset = media_process(asset_id=UUID(asset_id))
     return asset.status if asset is not None else None
 
 

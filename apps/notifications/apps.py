@@ -13,3 +13,13 @@ class NotificationsConfig(AppConfig):
 
         for event_type in SUBSCRIBED_EVENTS:
             subscribe(event_type, enqueue_notify)
+
+        # Open streams end with the sessions they were opened for (apps.notifications.stream).
+        from django.db.models.signals import post_save
+
+        from apps.notifications.realtime import on_sessions_ended, on_user_saved
+        from apps.users.models import User
+        from apps.users.signals import sessions_ended
+
+        sessions_ended.connect(on_sessions_ended, dispatch_uid="notifications-streams-sessions")
+        post_save.connect(on_user_saved, sender=User, dispatch_uid="notifications-streams-user")

@@ -1,4 +1,4 @@
-from apps.core.errors import InvalidInput, NotFound
+from apps.core.errors import NotFound, ServiceUnavailable
 
 
 class NotificationNotFound(NotFound):
@@ -6,6 +6,6 @@ class NotificationNotFound(NotFound):
     title = "Notification not found"
 
 
-class InvalidStreamTicket(InvalidInput):
-    code = "notification.invalid_ticket"
-    title = "Invalid or expired stream ticket"
+class StreamUnavailable(ServiceUnavailable):
+    code = "notification.stream_unavailable"
+    title = "Stream unavailable"

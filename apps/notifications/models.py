@@ -15,6 +15,7 @@ class NotificationType(models.TextChoices):
     REVIEW_CREATED = "review.created", "New review"
     COMMENT_REPLY = "comment.reply", "Reply to your comment"
     ANNOUNCEMENT = "announcement", "Announcement"
+    WEBHOOK_DISABLED = "webhook.disabled", "Webhook endpoint disabled"
 
 
 # Marketing-like messages: email is opt-in for these, and their emails carry unsubscribe wording.
@@ -84,14 +85,23 @@ class NotificationPreference(BaseModel):
 
 
 class EmailDelivery(BaseModel):
-    """One email per notification, so a retried task never sends twice after a success."""
+    """One email per notification: claimed before it is sent, marked sent after
+    (`apps.notifications.services.email_claim`), so a retried or concurrent task never sends it
+    twice."""
 
     notification = models.OneToOneField(
         Notification, on_delete=models.CASCADE, related_name="email_delivery"
     )
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "email deliveries"
+
+    def __str__(self) -> str:
+        return f"email {'sent' if self.sent_at else 'not sent'} after {self.attempts} attempt(s)"
 
 
 class Announcement(BaseModel):

@@ -1,16 +1,22 @@
+import enum
+import time
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db import DatabaseError, connection, transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
+from apps.events.task_outbox import task_enqueue, tasks_enqueue
 from apps.notifications.errors import NotificationNotFound
 from apps.notifications.models import (
     PROMOTIONAL_TYPES,
     Channel,
+    EmailDelivery,
     Notification,
     NotificationPreference,
     NotificationType,
@@ -94,16 +100,72 @@ def notifications_deliver(
     to_email = [n.id for n in created if _wants(prefs, str(n.recipient_id), type, Channel.EMAIL)]
     visible = [n for n in created if n.in_app]
 
+    tasks_enqueue(send_notification_email, [{"notification_id": str(i)} for i in to_email])
+
     def after_commit() -> None:
         cache.delete_many([unread_count_key(n.recipient_id) for n in visible])
         for notification in visible:
             publish(notification.recipient_id, notification_to_payload(notification))
-        for notification_id in to_email:
-            send_notification_email.delay(str(notification_id))
 
-    # robust: a failed push or enqueue is logged; the notifications themselves are committed.
+    # robust: a failed push is logged (a stream recovers it with Last-Event-ID).
     transaction.on_commit(after_commit, robust=True)
     return created
+
+
+# How long a send may take before another run may claim the e-mail again (a run that died
+# mid-send leaves its claim behind). Longer than EMAIL_TIMEOUT, the SMTP connection's bound.
+EMAIL_CLAIM_SECONDS = 120
+# Waits before retrying to mark a sent e-mail when the database is unreachable (a restart):
+# the e-mail is gone already, only the record of it is missing.
+MARK_SENT_RETRY_SECONDS = (0.5, 1, 2, 4, 8, 15)
+
+
+class EmailClaim(enum.Enum):
+    CLAIMED = "claimed"  # this run sends it
+    SENT = "sent"  # nothing to do
+    BUSY = "busy"  # another run holds a fresh claim: try again after EMAIL_CLAIM_SECONDS
+
+
+def email_claim(*, notification_id: Any, take_over: bool = False) -> EmailClaim:
+    """Claim the e-mail of one notification for sending, in a statement of its own (committed
+    before the message goes out). A claim older than `EMAIL_CLAIM_SECONDS` was abandoned by a run
+    that died, and is taken over; so is any claim with `take_over` (the caller knows the run
+    that made it died: its task message came back after its worker was lost)."""
+    EmailDelivery.objects.get_or_create(notification_id=notification_id)
+    unsent = EmailDelivery.objects.filter(notification_id=notification_id, sent_at=None)
+    if not take_over:
+        abandoned = ExpressionWrapper(
+            Now() - timedelta(seconds=EMAIL_CLAIM_SECONDS), output_field=DateTimeField()
+        )
+        unsent = unsent.filter(Q(claimed_at=None) | Q(claimed_at__lt=abandoned))
+    claimed = unsent.update(claimed_at=Now(), attempts=F("attempts") + 1)
+    if claimed:
+        return EmailClaim.CLAIMED
+    sent = EmailDelivery.objects.filter(notification_id=notification_id, sent_at__isnull=False)
+    return EmailClaim.SENT if sent.exists() else EmailClaim.BUSY
+
+
+def email_release(*, notification_id: Any, error: Exception) -> None:
+    """The send failed: drop the claim so that the task's retry may send it."""
+    EmailDelivery.objects.filter(notification_id=notification_id, sent_at=None).update(
+        claimed_at=None, last_error=str(error)[:2000]
+    )
+
+
+def email_mark_sent(*, notification_id: Any) -> None:
+    """Record a sent e-mail. The SMTP server has it already, so a database that is unreachable
+    for a moment (a restart) is waited for rather than let a retry send the e-mail again."""
+    for wait in (*MARK_SENT_RETRY_SECONDS, None):
+        try:
+            EmailDelivery.objects.filter(notification_id=notification_id).update(
+                sent_at=Now(), claimed_at=None, last_error=""
+            )
+            return
+        except DatabaseError:
+            if wait is None:
+                raise
+            connection.close()
+            time.sleep(wait)
 
 
 def notification_feed(*, user: Any, unread: bool = False, type: str | None = None) -> QuerySet:
@@ -162,15 +224,20 @@ def preferences_list(*, user: Any) -> list[dict[str, Any]]:
     ]
 
 
-@transaction.atomic
 def preferences_update(*, user: Any, changes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    for change in changes:
-        NotificationPreference.objects.update_or_create(
-            user=user,
-            type=change["type"],
-            channel=change["channel"],
-            defaults={"enabled": change["enabled"]},
-        )
+    """Record explicit choices in one upsert statement; each (type, channel) at most once in
+    `changes` (the input serializer refuses repeats, which one statement could not apply)."""
+    NotificationPreference.objects.bulk_create(
+        [
+            NotificationPreference(
+                user=user, type=change["type"], channel=change["channel"], enabled=change["enabled"]
+            )
+            for change in changes
+        ],
+        update_conflicts=True,
+        unique_fields=["user", "type", "channel"],
+        update_fields=["enabled", "updated_at"],
+    )
     return preferences_list(user=user)
 
 
@@ -184,14 +251,13 @@ def announcement_send(*, announcement: Any) -> bool:
     )
     if not claimed:
         return False
-    transaction.on_commit(
-        lambda: notify_audience_chunk.delay(
-            event_id=str(announcement.pk),
-            type=NotificationType.ANNOUNCEMENT,
-            title=announcement.title,
-            body=announcement.body,
-            data={},
-            shop_id=None,
-        )
+    task_enqueue(
+        notify_audience_chunk,
+        event_id=str(announcement.pk),
+        type=NotificationType.ANNOUNCEMENT,
+        title=announcement.title,
+        body=announcement.body,
+        data={},
+        shop_id=None,
     )
     return True

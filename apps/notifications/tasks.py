@@ -3,17 +3,23 @@
 import logging
 from typing import Any
 
+from celery import Task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
-from django.db.models import F
 from django.template.loader import render_to_string
-from django.utils import timezone
 
+from apps.events.task_outbox import task_enqueue
 from apps.notifications import rules
-from apps.notifications.models import PROMOTIONAL_TYPES, EmailDelivery, Notification
-from apps.notifications.services import notifications_deliver
+from apps.notifications.models import PROMOTIONAL_TYPES, Notification
+from apps.notifications.services import (
+    EMAIL_CLAIM_SECONDS,
+    EmailClaim,
+    email_claim,
+    email_mark_sent,
+    email_release,
+    notifications_deliver,
+)
 from config.celery import RetryingTask, app
 
 logger = logging.getLogger(__name__)
@@ -26,7 +32,8 @@ def notify_event(envelope: dict[str, Any]) -> None:
     """Turn one event into notifications; follower audiences fan out in chunk tasks."""
     for message in rules.messages_for(envelope["type"], envelope["data"]):
         if message.followers_of_shop:
-            notify_audience_chunk.delay(
+            task_enqueue(
+                notify_audience_chunk,
                 event_id=envelope["event_id"],
                 type=message.type,
                 title=message.title,
@@ -78,7 +85,8 @@ def notify_audience_chunk(
         event_id=event_id, type=type, title=title, body=body, data=data, recipient_ids=recipients
     )
     if len(recipients) == FAN_OUT_CHUNK:
-        notify_audience_chunk.delay(
+        task_enqueue(
+            notify_audience_chunk,
             event_id=event_id,
             type=type,
             title=title,
@@ -108,34 +116,41 @@ def render_email(notification: Notification) -> tuple[str, str, str]:
     return subject, text, html
 
 
-@app.task(base=RetryingTask, name="notifications.send_notification_email", ignore_result=True)
-def send_notification_email(notification_id: str) -> bool:
-    """Send the email of one notification once; a retry after a success sends nothing."""
-    delivery, _ = EmailDelivery.objects.get_or_create(notification_id=notification_id)
-    if delivery.sent_at is not None:
+@app.task(
+    base=RetryingTask, bind=True, name="notifications.send_notification_email", ignore_result=True
+)
+def send_notification_email(self: Task, notification_id: str) -> bool:
+    """Send the email of one notification once.
+
+    The delivery is claimed (committed) before the message goes out and marked sent after
+    (`email_claim`): a retry after a success and a concurrent run send nothing; a run that finds
+    a fresh claim of another tries again once the claim could have been abandoned; a failed send
+    drops the claim and raises for the task's retry. A message that RabbitMQ redelivers came back
+    because the worker running it was lost (late acks), so its claim is taken over at once. Only
+    a process killed between the SMTP server's acceptance and the mark can send it twice, then
+    with the same Message-ID."""
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+    claim = email_claim(notification_id=notification_id, take_over=redelivered)
+    if claim is EmailClaim.SENT:
         return False
-    failure: Exception | None = None
-    with transaction.atomic():
-        # The row lock makes two concurrent runs of this task send one email between them.
-        delivery = EmailDelivery.objects.select_for_update().get(pk=delivery.pk)
-        if delivery.sent_at is not None:
+    if claim is EmailClaim.BUSY:
+        if self.request.is_eager:
             return False
-        notification = Notification.objects.select_related("recipient").get(pk=notification_id)
-        subject, text, html = render_email(notification)
-        message = EmailMultiAlternatives(subject, text, to=[notification.recipient.email])
-        message.attach_alternative(html, "text/html")
-        try:
-            message.send()
-        except Exception as exc:
-            failure = exc
-        else:
-            EmailDelivery.objects.filter(pk=delivery.pk).update(
-                sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
-            )
-    if failure is not None:
-        EmailDelivery.objects.filter(pk=delivery.pk).update(
-            attempts=F("attempts") + 1, last_error=str(failure)[:2000]
-        )
-        logger.warning("email for notification %s failed: %s", notification_id, failure)
-        raise failure
+        raise self.retry(countdown=EMAIL_CLAIM_SECONDS)
+    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    subject, text, html = render_email(notification)
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        to=[notification.recipient.email],
+        headers={"Message-ID": f"<notification-{notification_id}@{settings.EMAIL_DOMAIN}>"},
+    )
+    message.attach_alternative(html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:
+        email_release(notification_id=notification_id, error=exc)
+        logger.warning("email for notification %s failed: %s", notification_id, exc)
+        raise
+    email_mark_sent(notification_id=notification_id)
     return True

@@ -25,6 +25,20 @@ class TransitionForbidden(PermissionDenied):
     title = "You may not make this status change"
 
 
+class TooManyOpenOrders(RuleViolation):
+    """Extra fields: limit, open_orders (the buyer's open unpaid orders), new_orders."""
+
+    code = "order.too_many_open_orders"
+    title = "Too many unpaid orders"
+
+
+class VariantQuantityLimit(RuleViolation):
+    """Extra fields: sku, variant_id, limit, held (units in open unpaid orders), requested."""
+
+    code = "order.variant_quantity_limit"
+    title = "Too many units of one item in unpaid orders"
+
+
 class AddressInvalid(InvalidInput):
     code = "order.address_invalid"
     title = "Invalid shipping address"
@@ -38,3 +52,19 @@ class AddressNotFound(NotFound):
 class OrderInvalid(InvalidInput):
     code = "order.invalid"
     title = "Invalid order request"
+
+
+class PaymentStatusChanged(Conflict):
+    """The order's payment status is not the one the caller acted on (a payment arrived)."""
+
+    code = "order.payment_status_changed"
+    title = "The order's payment status changed"
+
+
+class CheckoutChanged(Conflict):
+    """A card placement is priced, and its payment started, before its transaction; the prices,
+    discounts or shipping changed before the orders could be written. Extra fields: total (as
+    it is now), quoted_total (the amount the payment was started for)."""
+
+    code = "order.checkout_changed"
+    title = "The checkout changed while it was being placed"

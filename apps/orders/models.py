@@ -53,19 +53,25 @@ class Order(BaseModel):
         REFUNDED = "refunded", "Refunded"
 
     class PaymentStatus(models.TextChoices):
-        UNPAID = "unpaid", "Unpaid"
+        UNPAID = "unpaid", "Unpaid"  # cash on delivery, until delivered
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"  # card, until the payment
         PAID = "paid", "Paid"
+        FAILED = "failed", "Payment failed"  # card: the last attempt failed, may be retried
         REFUNDED = "refunded", "Refunded"
 
     class PaymentMethod(models.TextChoices):
+        """Orders handles cash on delivery itself; other methods are registered by a higher app
+        (apps.orders.payment_methods)."""
+
         CASH_ON_DELIVERY = "cash_on_delivery", "Cash on delivery"
+        CARD = "card", "Card"
 
     checkout = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="orders")
     number = models.CharField(max_length=40, unique=True)
     buyer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
     )
-    shop = models.ForeignKey("users.Shop", on_delete=models.PROTECT, related_name="orders")
+    shop = models.ForeignKey("shops.Shop", on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -131,6 +137,9 @@ class OrderLine(BaseModel):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_gt_0"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
 
 class OrderStatusChange(BaseModel):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="history")
@@ -145,3 +154,6 @@ class OrderStatusChange(BaseModel):
 
     class Meta:
         ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} → {self.to_status}"

@@ -16,12 +16,12 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import Field, Q
+from django.db.models import Q
+from django.utils import timezone
 
 from apps.cart.errors import CartLineQuantityLimit, CartVariantNotFound
 from apps.cart.models import CartItem
-from apps.catalog.models import Category, Product, ProductVariant
-from apps.core.db import in_list, prep, select_rows
+from apps.catalog.models import Product, ProductVariant
 from apps.core.money import ZERO, quantize
 from apps.core.slugs import as_uuid, id_or_slug
 from apps.discounts.errors import DiscountNotFound
@@ -29,12 +29,17 @@ from apps.discounts.evaluation import (
     AppliedDiscount,
     DiscountableLine,
     DiscountRule,
+    discount_unavailable,
     discounts_apply,
 )
 from apps.discounts.models import Discount
-from apps.discounts.selectors import discounts_with_targets, user_discount_usage
-from apps.inventory.models import StockItem
-from apps.users.models import Shop, User
+from apps.discounts.selectors import (
+    discount_disclosed_to,
+    discounts_with_targets,
+    user_discount_usage,
+)
+from apps.shops.models import Shop
+from apps.users.models import User
 
 WARNING_UNAVAILABLE = "cart.line_unavailable"
 WARNING_SHORT_STOCK = "inventory.insufficient_stock"
@@ -237,60 +242,32 @@ def price_checkout(
     )
 
 
-# One row per line, read as plain values by one hand-written SELECT (no model instances, no query
-# building: placement is a hot path, and the ORM spent ten times longer building this seven-join
-# read than PostgreSQL spends running it). The stock row and the category may be missing (LEFT
-# JOINs: None). Each column: its name here, its SQL, the model field that converts its value.
-_LINE_COLUMNS: tuple[tuple[str, str, Field], ...] = (
-    ("variant_id", "v.id", ProductVariant._meta.pk),
-    ("product_id", "v.product_id", ProductVariant._meta.get_field("product")),
-    ("sku", "v.sku", ProductVariant._meta.get_field("sku")),
-    ("options", "v.options", ProductVariant._meta.get_field("options")),
-    ("price", "v.price", ProductVariant._meta.get_field("price")),
-    ("is_active", "v.is_active", ProductVariant._meta.get_field("is_active")),
-    ("product_name", "p.name", Product._meta.get_field("name")),
-    ("product_slug", "p.slug", Product._meta.get_field("slug")),
-    ("product_status", "p.status", Product._meta.get_field("status")),
-    ("category_path", "c.path", Category._meta.get_field("path")),
-    ("shop_id", "p.shop_id", Product._meta.get_field("shop")),
-    ("shop_slug", "s.slug", Shop._meta.get_field("slug")),
-    ("shop_name", "s.name", Shop._meta.get_field("name")),
-    ("shop_status", "s.status", Shop._meta.get_field("status")),
-    ("shop_owner_id", "s.owner_id", Shop._meta.get_field("owner")),
-    ("shipping_fee", "s.shipping_fee", Shop._meta.get_field("shipping_fee")),
-    (
-        "free_shipping_threshold",
-        "s.free_shipping_threshold",
-        Shop._meta.get_field("free_shipping_threshold"),
-    ),
-    ("on_hand", "st.on_hand", StockItem._meta.get_field("on_hand")),
-    ("reserved", "st.reserved", StockItem._meta.get_field("reserved")),
+# One row per line, read as plain values (`values_list`, no model instances: placement is a hot
+# path). The stock row and the category may be missing (LEFT JOINs: None). Each column: its name
+# here and its lookup from the variant.
+_LINE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("variant_id", "id"),
+    ("product_id", "product_id"),
+    ("sku", "sku"),
+    ("options", "options"),
+    ("price", "price"),
+    ("is_active", "is_active"),
+    ("product_name", "product__name"),
+    ("product_slug", "product__slug"),
+    ("product_status", "product__status"),
+    ("category_path", "product__category__path"),
+    ("shop_id", "product__shop_id"),
+    ("shop_slug", "product__shop__slug"),
+    ("shop_name", "product__shop__name"),
+    ("shop_status", "product__shop__status"),
+    ("shop_owner_id", "product__shop__owner_id"),
+    ("shipping_fee", "product__shop__shipping_fee"),
+    ("free_shipping_threshold", "product__shop__free_shipping_threshold"),
+    ("on_hand", "stock__on_hand"),
+    ("reserved", "stock__reserved"),
 )
-_LINE_NAMES = tuple(name for name, _, _ in _LINE_COLUMNS)
-_LINE_JOINS = """
-  JOIN catalog_product p ON p.id = v.product_id
-  JOIN users_shop s ON s.id = p.shop_id
-  LEFT JOIN catalog_category c ON c.id = p.category_id
-  LEFT JOIN inventory_stockitem st ON st.variant_id = v.id"""
-_LINE_SQL = ", ".join(sql for _, sql, _ in _LINE_COLUMNS)
-_LINE_FIELDS = tuple(field for _, _, field in _LINE_COLUMNS)
-# Only the constant column list and placeholders go into these texts; values are parameters.
-# The cart's lines in cart order, each with its cart item's id and quantity first.
-_CART_LINES_SQL = f"""SELECT ci.id, ci.quantity, {_LINE_SQL}
-  FROM cart_cartitem ci
-  JOIN cart_cart cart ON cart.id = ci.cart_id
-  JOIN catalog_productvariant v ON v.id = ci.variant_id{_LINE_JOINS}
- WHERE cart.user_id = %s
- ORDER BY ci.created_at, ci.id"""  # noqa: S608
-_CART_LINE_FIELDS = (CartItem._meta.pk, CartItem._meta.get_field("quantity"), *_LINE_FIELDS)
-
-
-def _items_sql(count: int) -> str:
-    """The lines of `count` explicit variants, only those for sale."""
-    return f"""SELECT {_LINE_SQL}
-  FROM catalog_productvariant v{_LINE_JOINS}
- WHERE v.id IN ({in_list(range(count))})
-   AND v.is_active AND p.status = %s AND s.status = %s"""  # noqa: S608
+_LINE_NAMES = tuple(name for name, _ in _LINE_COLUMNS)
+_LINE_LOOKUPS = tuple(lookup for _, lookup in _LINE_COLUMNS)
 
 
 def _pricing_line(row: Mapping[str, Any], quantity: int, cart_item_id: UUID | None) -> PricingLine:
@@ -332,7 +309,11 @@ def _load_lines(
 ) -> list[tuple[dict[str, Any], int, UUID | None]]:
     """(line row, quantity, cart item id) in cart order, or in the order of `items`."""
     if items is None:
-        cart_items = select_rows(_CART_LINES_SQL, [prep(User._meta.pk, user.pk)], _CART_LINE_FIELDS)
+        cart_items = (
+            CartItem.objects.filter(cart__user=user)
+            .order_by("created_at", "id")
+            .values_list("id", "quantity", *(f"variant__{lookup}" for lookup in _LINE_LOOKUPS))
+        )
         return [
             (dict(zip(_LINE_NAMES, values, strict=True)), quantity, item_id)
             for item_id, quantity, *values in cart_items
@@ -351,18 +332,15 @@ def _load_lines(
             )
     if not quantities:
         return []
-    pk = ProductVariant._meta.pk
+    for_sale = ProductVariant.objects.filter(
+        pk__in=list(quantities),
+        is_active=True,
+        product__status=Product.Status.PUBLISHED,
+        product__shop__status=Shop.Status.ACTIVE,
+    )
     rows = {
         values[0]: dict(zip(_LINE_NAMES, values, strict=True))
-        for values in select_rows(
-            _items_sql(len(quantities)),
-            [
-                *(prep(pk, variant_id) for variant_id in quantities),
-                Product.Status.PUBLISHED,
-                Shop.Status.ACTIVE,
-            ],
-            _LINE_FIELDS,
-        )
+        for values in for_sale.values_list(*_LINE_LOOKUPS)
     }
     missing = [str(v) for v in quantities if v not in rows]
     if missing:
@@ -372,21 +350,35 @@ def _load_lines(
     return [(rows[v], q, None) for v, q in quantities.items()]
 
 
-def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
+def _load_discounts(
+    codes: Sequence[CodeInput], user: User, now: datetime
+) -> tuple[dict[UUID, list[Discount]], Mapping[UUID, int]]:
+    """The requested codes by shop, in the client's order, and the user's uses of them.
+
+    A private code that the user may not know of (`discount_disclosed_to`) and that no cart
+    could use now (inactive, not started, expired, used up) is DiscountNotFound exactly as an
+    unknown code is: those refusals would confirm that a guessed code exists."""
     if not codes:
-        return {}
+        return {}, {}
     condition = Q(pk__in=[])
     for code in codes:
         condition |= id_or_slug(code.shop, prefix="shop__") & Q(code__iexact=code.code.strip())
     found = list(
         discounts_with_targets(Discount.objects.filter(condition, shop__status=Shop.Status.ACTIVE))
     )
+    usage = user_discount_usage(user=user, discount_ids=[d.pk for d in found])
+    shown = [
+        d
+        for d in found
+        if discount_disclosed_to(d, user, uses=usage.get(d.pk, 0))
+        or discount_unavailable(DiscountRule.from_model(d), now) is None
+    ]
     by_shop: dict[UUID, list[Discount]] = {}
     for code in codes:  # keep the client's order: codes apply in it
         match = next(
             (
                 d
-                for d in found
+                for d in shown
                 if d.code.lower() == code.code.strip().lower()
                 and (d.shop_id == as_uuid(code.shop) or d.shop.slug == code.shop)
             ),
@@ -401,26 +393,28 @@ def _load_discounts(codes: Sequence[CodeInput]) -> dict[UUID, list[Discount]]:
         shop_discounts = by_shop.setdefault(match.shop_id, [])
         if match not in shop_discounts:
             shop_discounts.append(match)
-    return by_shop
+    return by_shop, usage
 
 
 def load_checkout(
-    *, user: User, items: Sequence[ItemInput] | None = None, codes: Sequence[CodeInput] = ()
+    *,
+    user: User,
+    items: Sequence[ItemInput] | None = None,
+    codes: Sequence[CodeInput] = (),
+    now: datetime | None = None,
 ) -> CheckoutData:
     """Load everything price_checkout needs in at most five queries, whatever the number of
     lines, shops and codes: lines (the user's cart when `items` is None), discounts with their
     products and categories, and the user's unreleased uses of those codes.
 
     Raises CartVariantNotFound (explicit item unknown or not for sale), CartLineQuantityLimit
-    and DiscountNotFound (unknown code for that shop).
+    and DiscountNotFound (unknown code for that shop, or a private code the user may not know of
+    that is unusable at `now`, default the current time).
     """
     loaded = _load_lines(user, items)
     lines = [_pricing_line(row, quantity, item_id) for row, quantity, item_id in loaded]
     shops = {row["shop_id"]: _shop_info(row) for row, _, _ in loaded}
-    discounts = _load_discounts(codes)
-    usage = user_discount_usage(
-        user=user, discount_ids=[d.pk for ds in discounts.values() for d in ds]
-    )
+    discounts, usage = _load_discounts(codes, user, now or timezone.now())
     return CheckoutData(
         lines=lines,
         shops=shops,

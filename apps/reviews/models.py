@@ -49,7 +49,7 @@ class Review(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rating}★ on {self.product_id} by {self.author_id}"
+        return f"{self.rating}★ “{self.title}”" if self.title else f"{self.rating}★ review"
 
 
 class Comment(MP_Node):

@@ -20,7 +20,7 @@ from apps.catalog.models import Product
 from apps.core.slugs import as_uuid
 from apps.reviews.errors import CommentNotFound, ProductNotFound, ReviewNotFound
 from apps.reviews.models import Comment, Review
-from apps.users.models import Shop
+from apps.shops.models import Shop
 
 # What the catalog shows to everyone: published products of active shops.
 PUBLIC_PRODUCT = Q(status=Product.Status.PUBLISHED, shop__status=Shop.Status.ACTIVE)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from apps.catalog.cache import product_cache_bump
 from apps.catalog.models import Product
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, field_error
 from apps.orders.models import Order, OrderLine
 from apps.reviews.errors import (
     CommentDeleted,
@@ -52,7 +52,8 @@ from apps.reviews.models import (
 )
 from apps.reviews.plain_text import clean_text
 from apps.reviews.selectors import PUBLIC_PRODUCT, comment_product_visible, review_is_visible
-from apps.users.models import Shop, User
+from apps.shops.models import Shop
+from apps.users.models import User
 
 ROOT_INSERT_ATTEMPTS = 20
 _CENT = Decimal("0.01")
@@ -66,18 +67,12 @@ def _text(value: str, *, field: str, max_length: int, required: bool, single_lin
     if required and not cleaned:
         raise InvalidInput(
             f"{field} may not be blank.",
-            errors=[{"pointer": f"/{field}", "code": "blank", "detail": "May not be blank."}],
+            errors=[field_error(f"/{field}", "blank", "May not be blank.")],
         )
     if len(cleaned) > max_length:
         raise InvalidInput(
             f"{field} is longer than {max_length} characters.",
-            errors=[
-                {
-                    "pointer": f"/{field}",
-                    "code": "max_length",
-                    "detail": f"At most {max_length} characters.",
-                }
-            ],
+            errors=[field_error(f"/{field}", "max_length", f"At most {max_length} characters.")],
         )
     return cleaned
 
@@ -86,7 +81,7 @@ def _check_rating(rating: int) -> None:
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise InvalidInput(
             "rating must be an integer from 1 to 5.",
-            errors=[{"pointer": "/rating", "code": "invalid", "detail": "From 1 to 5."}],
+            errors=[field_error("/rating", "invalid", "From 1 to 5.")],
         )
 
 
@@ -107,13 +102,6 @@ def _lock_product(product_id: UUID, *, published_only: bool) -> Product:
     if product is None:
         raise ProductNotFound()
     return product
-
-
-def product_rating_refresh(*, product_id: UUID) -> Product:
-    """Recompute a product's rating from its published reviews (e.g. a repair command); the
-    review services do the same inside their own transaction."""
-    with transaction.atomic():
-        return _product_rating_store(_lock_product(product_id, published_only=False))
 
 
 def _product_rating_store(product: Product) -> Product:
@@ -251,7 +239,7 @@ def review_update(
     if status is not None and status not in Review.Status.values:
         raise InvalidInput(
             "Unknown status.",
-            errors=[{"pointer": "/status", "code": "invalid_choice", "detail": "published|hidden"}],
+            errors=[field_error("/status", "invalid_choice", "published|hidden")],
         )
     if rating is not None:
         _check_rating(rating)
@@ -346,11 +334,11 @@ def comment_create(
             raise CommentParentMismatch(
                 "The parent comment belongs to another product.",
                 errors=[
-                    {
-                        "pointer": "/parent_id",
-                        "code": "parent_mismatch",
-                        "detail": "The parent comment belongs to another product.",
-                    }
+                    field_error(
+                        "/parent_id",
+                        "parent_mismatch",
+                        "The parent comment belongs to another product.",
+                    )
                 ],
             )
         max_depth = max(int(settings.COMMENTS_MAX_DEPTH), 1)

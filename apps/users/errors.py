@@ -1,7 +1,6 @@
-"""Domain errors of accounts, shops and API keys. Codes are part of the API contract."""
+"""Domain errors of accounts, sessions, addresses and API keys. Codes are in the API contract."""
 
-from apps.core.errors import Conflict, DomainError, InvalidInput, NotFound, RuleViolation
-from apps.core.errors import PermissionDenied as CorePermissionDenied
+from apps.core.errors import Conflict, DomainError, InvalidInput, NotFound
 
 
 class Unauthenticated(DomainError):
@@ -33,14 +32,23 @@ class TokenRevoked(Unauthenticated):
     title = "Token revoked"
 
 
-class InvalidApiKey(Unauthenticated):
-    code = "auth.invalid_api_key"
-    title = "Invalid API key"
+class LoginLockedOut(DomainError):
+    """Too many failed logins for this e-mail from this address (apps.users.login_failures).
+    The throttles' code, with `retry_after` (and the Retry-After header)."""
+
+    code = "throttled"
+    title = "Too many requests"
+    status = 429
 
 
 class InvalidResetToken(InvalidInput):
     code = "auth.invalid_reset_token"
     title = "Invalid or expired password reset link"
+
+
+class InvalidVerificationToken(InvalidInput):
+    code = "auth.invalid_verification_token"
+    title = "Invalid or expired e-mail verification link"
 
 
 class WrongPassword(InvalidInput):
@@ -56,26 +64,6 @@ class EmailTaken(Conflict):
 class AddressNotFound(NotFound):
     code = "address.not_found"
     title = "Address not found"
-
-
-class ShopNotFound(NotFound):
-    code = "shop.not_found"
-    title = "Shop not found"
-
-
-class ShopAlreadyExists(Conflict):
-    code = "shop.already_exists"
-    title = "You already have a shop"
-
-
-class NotShopOwner(CorePermissionDenied):
-    code = "shop.not_owner"
-    title = "Only the shop's seller or staff may do this"
-
-
-class SelfFollow(RuleViolation):
-    code = "shop.self_follow"
-    title = "You cannot follow your own shop"
 
 
 class ApiKeyNotFound(NotFound):

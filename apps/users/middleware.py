@@ -7,11 +7,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from apps.core.exceptions import problem, problem_json_response
+from apps.core.openapi import API_KEY_EXEMPT_PATHS
 
 API_PREFIX = "/api/v1/"
 # Liveness probes must work without a key (the orchestrator does not hold one) and without
-# touching the database: no key handling at all, whatever headers come along.
-OPEN_PATHS = frozenset({"/api/v1/health/live"})
+# touching the database, and Stripe's webhook is called by Stripe, which holds none (its
+# signature is its credential): no key handling at all, whatever headers come along. The schema
+# documents these paths without the key's security scheme.
+OPEN_PATHS = API_KEY_EXEMPT_PATHS
 # Paths whose own credential stands in for the key: the notification stream is opened by a
 # browser's EventSource, which cannot send headers, with a one-time ticket that a request
 # carrying the key (POST notifications/stream-ticket) obtained. A key sent anyway is checked.
@@ -63,12 +66,11 @@ class ApiKeyMiddleware:
         key = getattr(request, "api_key", None)
         if key is None or not key.scopes:
             return None
-        from apps.users.services import API_KEY_AREAS, api_key_allows
+        from apps.users.services import api_key_allows, api_key_area
 
         module = getattr(view_func, "cls", getattr(view_func, "view_class", view_func)).__module__
-        parts = module.split(".")
-        area = parts[1] if len(parts) > 1 and parts[0] == "apps" else None
-        if area not in API_KEY_AREAS:
+        area = api_key_area(module)
+        if area is None:
             return None
         write = request.method not in ("GET", "HEAD")
         if api_key_allows(key, area=area, write=write):

@@ -1,16 +1,14 @@
 import uuid
-from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from apps.core.models import BaseModel
-from apps.core.slugs import validate_slug_not_uuid
+from apps.core.text import validate_single_line
 
 
 class UserManager(BaseUserManager["User"]):
@@ -27,6 +25,8 @@ class UserManager(BaseUserManager["User"]):
     def create_superuser(self, email: str, password: str | None = None, **fields: object) -> "User":
         fields.setdefault("is_staff", True)
         fields.setdefault("is_superuser", True)
+        # Made by an operator at a console, not by someone who typed an address into a form.
+        fields.setdefault("email_verified_at", timezone.now())
         return self.create_user(email, password, **fields)
 
 
@@ -35,11 +35,15 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(unique=True)
-    name = models.CharField(max_length=150, blank=True)
+    name = models.CharField(max_length=150, blank=True, validators=[validate_single_line])
     phone = models.CharField(max_length=32, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # When the owner opened the link of the verification e-mail (apps.users.services.email_verify).
+    # Null: not yet; with REQUIRE_EMAIL_VERIFICATION such an account cannot place orders, review,
+    # comment, upload or open notification streams.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
     # When every session was last ended (logout-all, a password change or reset, refresh-token
     # reuse, the admin's "sign out everywhere"). Null: never.
     tokens_valid_after = models.DateTimeField(null=True, blank=True)
@@ -50,6 +54,11 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     # The session (the `sid` claim of its tokens) that the last revocation spared: a password
     # change keeps the caller's session. Null: none spared.
     tokens_kept_session = models.UUIDField(null=True, blank=True, editable=False)
+    # Sessions ended by logout whose access tokens may not have expired yet, {session id: when,
+    # in epoch seconds}: authentication refuses their access tokens at once, from the row it reads
+    # anyway (apps.core.authentication.token_session_ended). Entries older than an access token's
+    # lifetime are dropped at the next logout.
+    tokens_ended_sessions = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -67,15 +76,6 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
 
     def __str__(self) -> str:
         return self.email
-
-    @property
-    def roles(self) -> list[str]:
-        roles = ["customer"]
-        if Shop.objects.filter(owner_id=self.pk).exists():
-            roles.append("seller")
-        if self.is_staff:
-            roles.append("staff")
-        return roles
 
 
 class EndedSession(models.Model):
@@ -97,64 +97,22 @@ class EndedSession(models.Model):
 
 class Address(BaseModel):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
-    name = models.CharField(max_length=150)
-    line1 = models.CharField(max_length=200)
-    line2 = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100)
-    state = models.CharField(max_length=100, blank=True)
-    postal_code = models.CharField(max_length=20)
+    name = models.CharField(max_length=150, validators=[validate_single_line])
+    line1 = models.CharField(max_length=200, validators=[validate_single_line])
+    line2 = models.CharField(max_length=200, blank=True, validators=[validate_single_line])
+    city = models.CharField(max_length=100, validators=[validate_single_line])
+    state = models.CharField(max_length=100, blank=True, validators=[validate_single_line])
+    postal_code = models.CharField(max_length=20, validators=[validate_single_line])
     country = models.CharField(max_length=2)
     phone = models.CharField(max_length=32)
     is_default = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("-is_default", "-created_at")
-
-
-# The ignore: catalog.Category (shop.categories) is a treebeard MP_Node (untyped), as above.
-class Shop(BaseModel):  # type: ignore[django-manager-missing]
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-
-    owner = models.OneToOneField(User, on_delete=models.PROTECT, related_name="shop")
-    name = models.CharField(max_length=120)
-    slug = models.SlugField(max_length=140, unique=True, validators=[validate_slug_not_uuid])
-    description = models.TextField(blank=True)
-    logo = models.ForeignKey(
-        "media.MediaAsset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    shipping_fee = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
-    free_shipping_threshold = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True
-    )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    # Denormalised counters kept by services with F() updates.
-    follower_count = models.PositiveIntegerField(default=0)
-    product_count = models.PositiveIntegerField(default=0)
-    rating_avg = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0.00"))
-    rating_count = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ("name",)
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(shipping_fee__gte=0), name="shop_shipping_fee_gte_0"
-            ),
-        ]
+        verbose_name_plural = "addresses"
 
     def __str__(self) -> str:
-        return self.name
-
-
-class ShopFollow(BaseModel):
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="follows")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="follows")
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["shop", "user"], name="shopfollow_unique"),
-        ]
+        return f"{self.name}, {self.line1}, {self.city}"
 
 
 class ApiKey(BaseModel):
@@ -173,6 +131,7 @@ class ApiKey(BaseModel):
 
     class Meta:
         ordering = ("-created_at",)
+        verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"

@@ -1,23 +1,25 @@
-"""Reads for accounts, shops and API keys, scoped to what the caller may see."""
+"""Reads for accounts, addresses and API keys, scoped to what the caller may see."""
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import QuerySet
 
-from apps.core.slugs import id_first, id_or_slug
-from apps.users.errors import ShopNotFound
-from apps.users.models import Address, ApiKey, Shop, User
+from apps.users.models import Address, ApiKey, User
 
 
 def user_get_with_shop(*, user_id: Any) -> User:
     return User.objects.select_related("shop").get(pk=user_id)
 
 
-def user_shop(user: Any) -> Shop | None:
-    """The user's shop or None, without raising RelatedObjectDoesNotExist."""
+def user_shop(user: Any) -> Any:
+    """The user's shop (an `apps.shops` Shop) or None, without raising RelatedObjectDoesNotExist.
+
+    Read through the reverse accessor of the shop's `owner`: shops sit above users, so this app
+    never imports them (as the catalog reads stock through `variant.stock`)."""
     try:
         return user.shop
-    except Shop.DoesNotExist:
+    except ObjectDoesNotExist:
         return None
 
 
@@ -32,33 +34,6 @@ def user_roles(user: Any) -> list[str]:
 
 def address_list(*, user: User) -> QuerySet[Address]:
     return Address.objects.filter(user=user).order_by("-is_default", "-created_at", "id")
-
-
-def shop_list(*, search: str = "") -> QuerySet[Shop]:
-    shops = Shop.objects.filter(status=Shop.Status.ACTIVE).select_related("logo")
-    if search:
-        shops = shops.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return shops.order_by("name", "id")
-
-
-def shop_get_visible(*, ident: str, user: Any = None) -> Shop:
-    """A shop by slug or id: active ones for everyone, suspended ones to their seller and staff.
-
-    A text that parses as a UUID names the shop with that id, else one whose slug it is (new
-    slugs never look like ids, older ones may)."""
-    shop = (
-        Shop.objects.select_related("logo")
-        .filter(id_or_slug(ident))
-        .order_by(*id_first(ident))
-        .first()
-    )
-    if shop is None:
-        raise ShopNotFound()
-    if shop.status != Shop.Status.ACTIVE:
-        is_authenticated = bool(user and user.is_authenticated)
-        if not (is_authenticated and (user.is_staff or shop.owner_id == user.pk)):
-            raise ShopNotFound()
-    return shop
 
 
 def api_key_list() -> QuerySet[ApiKey]:

@@ -1,5 +1,5 @@
-"""Account emails, sent by a worker so the API answers in the same time for any email, and the
-daily prune of session records nothing can use any more."""
+"""Account emails (password reset, e-mail verification), sent by a worker so the API answers in
+the same time for any email, and the daily prune of session records nothing can use any more."""
 
 from celery import shared_task
 from django.conf import settings
@@ -37,3 +37,24 @@ def prune_sessions() -> dict[str, int]:
     from apps.users.services import sessions_prune
 
     return sessions_prune()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_email_verification(user_id: str) -> None:
+    """The verification e-mail of a new (or asking again) account that is not verified yet."""
+    from apps.users.services import email_verification_token
+
+    user = User.objects.filter(pk=user_id, is_active=True, email_verified_at__isnull=True).first()
+    if user is None:
+        return
+    token = email_verification_token(user=user)
+    context = {
+        "user": user,
+        "token": token,
+        "store_name": settings.STORE_NAME,
+        "verify_url": f"{settings.FRONTEND_URL.rstrip('/')}/verify-email?token={token}",
+        "max_age_hours": int(settings.EMAIL_VERIFICATION_MAX_AGE.total_seconds() // 3600),
+    }
+    subject = render_to_string("users/email_verification_subject.txt", context).strip()
+    body = render_to_string("users/email_verification_email.txt", context)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])

@@ -5,7 +5,7 @@ import socket
 from urllib.parse import urlparse
 
 from .base import *  # noqa: F403
-from .base import CACHES, VAR_DIR, env
+from .base import CACHES, REST_FRAMEWORK, VAR_DIR, env, throttle_rates
 
 REQUIRE_SERVICES = env.bool("REQUIRE_SERVICES", default=False)
 
@@ -63,4 +63,21 @@ CELERY_RESULT_BACKEND = REDIS_URL if REDIS_AVAILABLE else "cache+memory://"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-media"
+# Most tests act with factory users that never verified; the tests of the rule turn it on.
+REQUIRE_EMAIL_VERIFICATION = False
+# Most review tests write reviews without orders; those about the rule turn it on.
+REVIEWS_REQUIRE_PURCHASE = False
+# Each test sees the services as they are now; tests of the reuse set it.
+HEALTH_CACHE_SECONDS = 0.0
 LOGGING["root"]["level"] = "WARNING"
+# Many tests sign up users from one address; the throttle's own tests set low rates.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = throttle_rates(
+    signup="1000/min", signup_global="1000/min"
+)
+
+# Card payments go to a localstripe server the tests start (tests/payments/conftest.py sets
+# STRIPE_API_BASE); the keys are that fake server's.
+PAYMENT_PROVIDER = "stripe"
+STRIPE_SECRET_KEY = "sk_test_localstripe"  # noqa: S105
+STRIPE_WEBHOOK_SECRET = "whsec_test_secret"  # noqa: S105
+STRIPE_MAX_NETWORK_RETRIES = 0

@@ -3,6 +3,6 @@ re-exported from the single sources in tests/catalog, tests/inventory and tests/
 
 from tests.catalog.factories import ProductFactory, VariantFactory, category
 from tests.inventory.factories import stocked_variant
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 __all__ = ["ProductFactory", "ShopFactory", "VariantFactory", "category", "stocked_variant"]

@@ -9,10 +9,11 @@ from django.utils import timezone
 from apps.cart.models import Cart, CartItem
 from apps.cart.tasks import purge_idle_guest_carts
 from apps.catalog.models import Product
-from apps.users.models import Shop
+from apps.shops.models import Shop
 from tests.conftest import auth_client
 from tests.inventory.factories import stocked_variant
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -30,22 +31,42 @@ def _add(client, variant, quantity=1, **extra):
     return client.post(ITEMS, {"variant_id": str(variant.pk), "quantity": quantity, **extra})
 
 
-def test_first_guest_response_hands_out_a_token_and_the_same_token_finds_the_cart(api_client):
-    first = api_client.get(CART)
-    assert first.status_code == 200
+EMPTY_GUEST_CART = {
+    "id": None,
+    "currency": "USD",
+    "shops": [],
+    "item_count": 0,
+    "subtotal": "0.00",
+}
+
+
+@pytest.mark.parametrize("token", [None, "", "made-up-token"])
+def test_guest_get_without_a_cart_is_an_empty_cart_and_writes_nothing(
+    api_client, django_assert_num_queries, token
+):
+    """Each anonymous GET /cart used to insert a cart row; the first added line creates it now."""
+    if token is not None:
+        _guest(api_client, token)
+    with django_assert_num_queries(0 if not token else 1):  # a token is looked up, once
+        response = api_client.get(CART)
+
+    assert response.status_code == 200
+    assert response.json() == EMPTY_GUEST_CART
+    assert "X-Cart-Token" not in response
+    assert not Cart.objects.exists()
+
+
+def test_first_added_line_hands_out_a_token_and_the_same_token_finds_the_cart(api_client):
+    variant = stocked_variant(price="5.00")
+    first = _add(api_client, variant)
+    assert first.status_code == 201
     token = first.json()["token"]
     assert len(token) >= 40
     assert first["X-Cart-Token"] == token
-    assert first.json() == {
-        "id": first.json()["id"],
-        "token": token,
-        "currency": "USD",
-        "shops": [],
-        "item_count": 0,
-        "subtotal": "0.00",
-    }
     again = _guest(api_client, token).get(CART)
-    assert again.json()["id"] == first.json()["id"]
+    assert again["X-Cart-Token"] == token
+    assert again.json() == first.json()
+    assert again.json()["item_count"] == 1
     assert Cart.objects.count() == 1
 
 
@@ -53,11 +74,12 @@ def test_unknown_token_gets_a_new_cart_never_someone_elses(api_client):
     variant = stocked_variant()
     owner = _guest(api_client, "")
     created = _add(owner, variant, 2).json()
-    response = _guest(api_client, "made-up-token").get(CART)
-    assert response.status_code == 200
+    response = _add(_guest(api_client, "made-up-token"), variant, 1)
+    assert response.status_code == 201
     assert response.json()["id"] != created["id"]
     assert response.json()["token"] not in (created["token"], "made-up-token")
-    assert response.json()["shops"] == []
+    assert response.json()["item_count"] == 1
+    assert Cart.objects.get(token=created["token"]).items.get().quantity == 2
 
 
 def test_add_item_returns_201_cart_with_exact_shape(user_client):
@@ -412,7 +434,7 @@ def test_idle_guest_carts_are_purged_by_task_and_command(api_client, user_client
     variant = stocked_variant()
     _add(user_client, variant)
     old_token = _add(_guest(api_client, ""), variant).json()["token"]
-    fresh_token = _guest(api_client, "").get(CART).json()["token"]
+    fresh_token = _add(_guest(api_client, ""), variant).json()["token"]
     long_ago = timezone.now() - timedelta(days=31)
     Cart.objects.filter(token=old_token).update(updated_at=long_ago)
     Cart.objects.filter(user__isnull=False).update(updated_at=long_ago)
@@ -420,7 +442,7 @@ def test_idle_guest_carts_are_purged_by_task_and_command(api_client, user_client
     assert not Cart.objects.filter(token=old_token).exists()
     assert Cart.objects.filter(token=fresh_token).exists()
     assert Cart.objects.filter(user__isnull=False).count() == 1
-    assert CartItem.objects.count() == 1
+    assert CartItem.objects.count() == 2
 
     Cart.objects.filter(token=fresh_token).update(updated_at=timezone.now() - timedelta(days=3))
     out = StringIO()

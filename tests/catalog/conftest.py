@@ -1,7 +1,7 @@
 import pytest
 
 from tests.conftest import auth_client
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import factory
 
 from apps.catalog.models import Category, Product, ProductVariant
 from apps.catalog.services import product_create, product_publish
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 VALID_ATTRIBUTES: dict[str, dict[str, Any]] = {
     "electronics": {"manufacturer": "Acme", "model": "X1", "color": "black", "warranty_months": 24},

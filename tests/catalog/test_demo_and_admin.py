@@ -2,12 +2,14 @@ import io
 
 import pytest
 
-from apps.catalog.demo import PRODUCTS, seed, seed_bulk
+from apps.catalog.demo import PRODUCTS, seed
 from apps.catalog.models import Category, Product, ProductVariant
 from apps.events.models import OutboxEvent
+from apps.inventory.demo import seed_bulk
 from apps.inventory.models import StockItem, StockMovement
 from tests.catalog.factories import make_product
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -91,9 +93,12 @@ def test_admin_pages_render(admin_client, shop):
     page = admin_client.get(f"/admin/catalog/product/{product.pk}/change/")
     assert page.status_code == 200
     assert variant.sku in page.content.decode()
-    assert (
-        admin_client.get(f"/admin/catalog/productvariant/{variant.pk}/change/").status_code == 200
-    )
+    variant_page = admin_client.get(f"/admin/catalog/productvariant/{variant.pk}/change/")
+    assert variant_page.status_code == 200
+    # The stock row is the inventory app's inline, registered on the catalog's variant page.
+    [stock_inline] = variant_page.context["inline_admin_formsets"]
+    assert stock_inline.opts.model is StockItem
+    assert [form.original.on_hand for form in stock_inline] == [3]
     assert admin_client.get("/admin/catalog/category/").status_code == 200
 
 

@@ -76,7 +76,7 @@ def test_detail_body(api_client, shop):
     )
     response = api_client.get(f"/api/v1/products/{product.pk}")
     assert response.status_code == 200
-    assert response["Cache-Control"] == "public, no-cache"
+    assert response["Cache-Control"] == "public, max-age=0, s-maxage=5"
     body = response.json()
     assert body["name"] == "Oxford Shirt"
     assert body["description"] == "Cotton oxford."
@@ -263,6 +263,12 @@ def test_filters(api_client, shop, other_shop):
     assert names(**{"attr.engine_cc": "650"}) == ["Bike"]
     assert names(**{"attr.engine_cc": "651"}) == []
     assert names(**{"attr.brand": "Oakly", "attr.color": "natural"}) == ["Chair", "Table"]
+    # The spelling a generated client can send: attr=<name>:<value>, repeatable.
+    assert names(attr="color:black") == ["Office chair"]
+    assert names(attr="engine_cc:650") == ["Bike"]
+    assert names(attr=["brand:Oakly", "color:natural"]) == ["Chair", "Table"]
+    assert names(attr=["brand:Oakly", "color:black"]) == []
+    assert names(attr="color:black", **{"attr.brand": "Ergo"}) == ["Office chair"]
     assert names(type="furniture", shop=shop.slug, max_price="100") == ["Chair"]
     flags = {p["name"]: p["in_stock"] for p in api_client.get("/api/v1/products").json()["results"]}
     assert flags == {"Chair": True, "Office chair": False, "Table": True, "Bike": False}
@@ -274,6 +280,11 @@ def test_filters(api_client, shop, other_shop):
     [
         ({"attr.wheels": "2"}, "/attr.wheels"),
         ({"attr.engine_cc": "big"}, "/attr.engine_cc"),
+        ({"attr": "wheels:2"}, "/attr/0"),
+        ({"attr": ["color:black", "engine_cc:big"]}, "/attr/1"),
+        ({"attr": "color"}, "/attr/0"),
+        ({"attr": ":black"}, "/attr/0"),
+        ({"attr": [f"color:{n}" for n in range(21)]}, "/attr"),
         ({"type": "spaceship"}, "/type"),
         ({"min_price": "cheap"}, "/min_price"),
         ({"ordering": "name"}, "/ordering"),

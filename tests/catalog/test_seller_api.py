@@ -6,12 +6,11 @@ from apps.catalog.models import Product, ProductImage, ProductVariant
 from apps.catalog.services import product_update
 from apps.events.models import OutboxEvent
 from apps.inventory.models import StockItem, StockMovement
+from tests.assertions import assert_problem
 from tests.catalog.factories import category, make_product
 from tests.media.factories import MediaAssetFactory
 
 pytestmark = pytest.mark.django_db
-
-PROBLEM = "application/problem+json"
 
 
 def _create_body(**overrides):
@@ -24,13 +23,6 @@ def _create_body(**overrides):
     }
     body.update(overrides)
     return body
-
-
-def _problem(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    assert response.json()["code"] == code
-    return response.json()
 
 
 # --- create ----------
@@ -168,7 +160,7 @@ def test_invalid_create_is_400_with_pointers_and_writes_nothing(
     body = _create_body(**overrides)
     body = {k: v for k, v in body.items() if v is not None}
     response = seller_client.post("/api/v1/products", body, format="json")
-    problem = _problem(response, status, code)
+    problem = assert_problem(response, status, code)
     assert [e["pointer"] for e in problem["errors"]] == pointers
     assert Product.objects.count() == 0
     assert ProductVariant.objects.count() == 0
@@ -181,7 +173,7 @@ def test_taken_sku_is_409(seller_client, shop):
         _create_body(variants=[{"sku": "TAKEN-1", "options": {"size": "M"}}]),
         format="json",
     )
-    assert _problem(response, 409, "catalog.sku_taken")["sku"] == "TAKEN-1"
+    assert assert_problem(response, 409, "catalog.sku_taken")["sku"] == "TAKEN-1"
     assert Product.objects.count() == 1
 
 
@@ -232,7 +224,7 @@ def test_images_of_someone_else_or_failed_are_400(seller_client, seller, user):
         _create_body(image_ids=[str(mine.pk), str(theirs.pk), str(failed.pk)]),
         format="json",
     )
-    problem = _problem(response, 400, "catalog.invalid_product")
+    problem = assert_problem(response, 400, "catalog.invalid_product")
     assert [(e["pointer"], e["code"]) for e in problem["errors"]] == [
         ("/image_ids/1", "does_not_exist"),
         ("/image_ids/2", "invalid_asset"),
@@ -246,16 +238,18 @@ def test_staff_creates_for_a_named_shop(staff_client, shop):
     assert response.status_code == 201
     assert response.json()["shop"]["id"] == str(shop.pk)
     response = staff_client.post("/api/v1/products", _create_body(), format="json")
-    assert _problem(response, 400, "catalog.invalid_product")["errors"][0]["pointer"] == "/shop"
+    assert (
+        assert_problem(response, 400, "catalog.invalid_product")["errors"][0]["pointer"] == "/shop"
+    )
 
 
 def test_create_permissions(api_client, user_client):
-    _problem(
+    assert_problem(
         api_client.post("/api/v1/products", _create_body(), format="json"),
         401,
         "auth.not_authenticated",
     )
-    _problem(
+    assert_problem(
         user_client.post("/api/v1/products", _create_body(), format="json"),
         403,
         "permission_denied",
@@ -291,7 +285,7 @@ def test_patch_validates_the_merged_result(seller_client, shop):
         {"attributes": {"brand": None, "legs": 4}},
         format="json",
     )
-    problem = _problem(response, 400, "catalog.invalid_attributes")
+    problem = assert_problem(response, 400, "catalog.invalid_attributes")
     assert sorted(e["pointer"] for e in problem["errors"]) == [
         "/attributes/brand",
         "/attributes/legs",
@@ -320,7 +314,7 @@ def test_patch_price_of_a_multi_variant_product_is_refused(seller_client, shop):
     )
     response = seller_client.patch(f"/api/v1/products/{product.pk}", {"price": "3"}, format="json")
     assert (
-        _problem(response, 400, "catalog.invalid_product")["errors"][0]["code"]
+        assert_problem(response, 400, "catalog.invalid_product")["errors"][0]["code"]
         == "price_on_variants"
     )
     product.refresh_from_db()
@@ -381,9 +375,11 @@ def test_write_endpoints_permission_matrix(
     method, url, body = _write_calls(product, variant)[index]
     before = (Product.objects.get(pk=product.pk).updated_at, ProductVariant.objects.count())
 
-    _problem(getattr(api_client, method)(url, body, format="json"), 401, "auth.not_authenticated")
-    _problem(getattr(user_client, method)(url, body, format="json"), 403, "permission_denied")
-    _problem(
+    assert_problem(
+        getattr(api_client, method)(url, body, format="json"), 401, "auth.not_authenticated"
+    )
+    assert_problem(getattr(user_client, method)(url, body, format="json"), 403, "permission_denied")
+    assert_problem(
         getattr(other_seller_client, method)(url, body, format="json"),
         404,
         "catalog.product_not_found",
@@ -453,7 +449,7 @@ def test_variant_options_must_use_the_types_options(seller_client, shop):
         {"options": {"size": "M"}, "price": "1000.00"},
         format="json",
     )
-    problem = _problem(response, 400, "catalog.invalid_options")
+    problem = assert_problem(response, 400, "catalog.invalid_options")
     assert problem["errors"][0]["pointer"] == "/options/size"
     assert ProductVariant.objects.filter(product=product).count() == 1
 
@@ -465,14 +461,14 @@ def test_variant_sku_taken_and_duplicate_options_are_409(seller_client, shop):
         variants=[{"sku": "A-1", "options": {"size": "M"}, "price": Decimal("1")}],
     )
     base = f"/api/v1/products/{product.pk}/variants"
-    _problem(
+    assert_problem(
         seller_client.post(
             base, {"sku": "A-1", "options": {"size": "L"}, "price": "1"}, format="json"
         ),
         409,
         "catalog.sku_taken",
     )
-    _problem(
+    assert_problem(
         seller_client.post(base, {"options": {"size": "M"}, "price": "1"}, format="json"),
         409,
         "catalog.duplicate_variant",
@@ -480,7 +476,7 @@ def test_variant_sku_taken_and_duplicate_options_are_409(seller_client, shop):
     other = seller_client.post(
         base, {"sku": "A-2", "options": {"size": "L"}, "price": "1"}, format="json"
     ).json()
-    _problem(
+    assert_problem(
         seller_client.patch(f"{base}/{other['id']}", {"sku": "A-1"}, format="json"),
         409,
         "catalog.sku_taken",
@@ -491,7 +487,7 @@ def test_variant_sku_taken_and_duplicate_options_are_409(seller_client, shop):
 def test_deleting_the_last_variant_is_409(seller_client, shop):
     product = make_product(shop, publish=False)
     [variant] = product.variants.all()
-    _problem(
+    assert_problem(
         seller_client.delete(f"/api/v1/products/{product.pk}/variants/{variant.pk}"),
         409,
         "catalog.last_variant",
@@ -509,10 +505,10 @@ def test_a_published_product_keeps_an_active_variant(seller_client, shop):
     )
     active = product.variants.get(is_active=True)
     base = f"/api/v1/products/{product.pk}/variants/{active.pk}"
-    _problem(
+    assert_problem(
         seller_client.patch(base, {"is_active": False}, format="json"), 409, "catalog.last_variant"
     )
-    _problem(seller_client.delete(base), 409, "catalog.last_variant")
+    assert_problem(seller_client.delete(base), 409, "catalog.last_variant")
     assert ProductVariant.objects.get(pk=active.pk).is_active
 
 
@@ -523,7 +519,7 @@ def test_unknown_variant_is_404(seller_client, shop, other_shop):
         response = seller_client.patch(
             f"/api/v1/products/{product.pk}/variants/{variant_id}", {"price": "1"}, format="json"
         )
-        _problem(response, 404, "catalog.variant_not_found")
+        assert_problem(response, 404, "catalog.variant_not_found")
 
 
 # --- publish, unpublish, archive ----------
@@ -591,7 +587,7 @@ def test_publish_needs_an_active_variant(seller_client, shop):
     product = make_product(
         shop, publish=False, variants=[{"options": {}, "price": Decimal("5"), "is_active": False}]
     )
-    _problem(
+    assert_problem(
         seller_client.post(f"/api/v1/products/{product.pk}/publish"), 409, "catalog.not_publishable"
     )
     assert Product.objects.get(pk=product.pk).status == "draft"
@@ -606,16 +602,18 @@ def test_delete_archives_hides_and_keeps(seller_client, api_client, shop):
     assert product.status == "archived"
     assert ProductVariant.objects.filter(product=product).count() == 1
     assert OutboxEvent.objects.get().type == "product.unpublished"
-    _problem(api_client.get(f"/api/v1/products/{product.pk}"), 404, "catalog.product_not_found")
+    assert_problem(
+        api_client.get(f"/api/v1/products/{product.pk}"), 404, "catalog.product_not_found"
+    )
     assert seller_client.get(f"/api/v1/products/{product.pk}").status_code == 200
     # Idempotent, and an archived product no longer changes.
     assert seller_client.delete(f"/api/v1/products/{product.pk}").status_code == 204
-    _problem(
+    assert_problem(
         seller_client.post(f"/api/v1/products/{product.pk}/publish"),
         409,
         "catalog.product_archived",
     )
-    _problem(
+    assert_problem(
         seller_client.patch(f"/api/v1/products/{product.pk}", {"name": "x"}, format="json"),
         409,
         "catalog.product_archived",
@@ -636,12 +634,12 @@ def test_seller_products_lists_own_with_status_and_search(seller_client, shop, o
     assert [p["id"] for p in response.json()["results"]] == [str(draft.pk)]
     response = seller_client.get("/api/v1/seller/products", {"search": "blue"})
     assert [p["name"] for p in response.json()["results"]] == ["Blue Lamp"]
-    _problem(seller_client.get("/api/v1/seller/products", {"status": "gone"}), 400, "invalid")
+    assert_problem(seller_client.get("/api/v1/seller/products", {"status": "gone"}), 400, "invalid")
 
 
 def test_seller_products_permissions(api_client, user_client):
-    _problem(api_client.get("/api/v1/seller/products"), 401, "auth.not_authenticated")
-    _problem(user_client.get("/api/v1/seller/products"), 403, "permission_denied")
+    assert_problem(api_client.get("/api/v1/seller/products"), 401, "auth.not_authenticated")
+    assert_problem(user_client.get("/api/v1/seller/products"), 403, "permission_denied")
 
 
 def test_seller_list_query_count_is_constant(seller_client, shop, django_assert_num_queries):

@@ -3,8 +3,8 @@ published products through publish, unpublish, archive and the bulk seed."""
 
 import pytest
 
-from apps.catalog.demo import seed_bulk
-from apps.users.models import Shop
+from apps.inventory.demo import seed_bulk
+from apps.shops.models import Shop
 from tests.catalog.factories import make_product
 
 pytestmark = pytest.mark.django_db

@@ -8,23 +8,12 @@ from django.test import override_settings
 
 from apps.core.errors import Conflict
 from apps.core.exceptions import problem, problem_exception_handler
+from tests.assertions import assert_problem
 from tests.conftest import auth_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls")]
 
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"] == f"https://errors.marketplace.dev/{code}"
-    assert body["title"]
-    assert body["detail"]
-    return body
 
 
 def test_unknown_api_route_is_404_problem(api_client):
@@ -203,3 +192,15 @@ def test_too_large_body_is_413_problem(api_client, settings):
         "/api/v1/test/echo", data=json.dumps({"pad": "x" * 500}), content_type="application/json"
     )
     assert_problem(response, 413, "request.too_large")
+
+
+def test_an_unreachable_database_is_503_with_retry_after_not_a_500(api_client, caplog):
+    response = api_client.get("/api/v1/test/database-down")
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == "1"
+    body = response.json()
+    assert (body["code"], body["retry_after"]) == ("service.database_unavailable", 1)
+    assert "5432" not in response.content.decode()  # no detail of the connection leaks
+    assert [r.levelname for r in caplog.records if r.name == "apps.core.errors"] == ["WARNING"]

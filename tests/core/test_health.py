@@ -87,3 +87,91 @@ def test_health_is_not_throttled(api_client, monkeypatch):
     monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "anon", "1/min")
     statuses = {api_client.get("/api/v1/health/live").status_code for _ in range(3)}
     assert statuses == {200}
+
+
+def test_health_is_throttled_per_client_address_and_live_is_not(api_client, monkeypatch):
+    from rest_framework.test import APIClient
+    from rest_framework.throttling import SimpleRateThrottle
+
+    need_redis()
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "health", "3/min")
+
+    statuses = [api_client.get("/api/v1/health").status_code for _ in range(4)]
+    refused = api_client.get("/api/v1/health")
+
+    assert statuses == [200, 200, 200, 429]
+    assert refused.status_code == 429
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["code"] == "throttled"
+    assert int(refused["Retry-After"]) >= 1
+    assert APIClient(REMOTE_ADDR="10.0.0.7").get("/api/v1/health").status_code != 429
+    assert {api_client.get("/api/v1/health/live").status_code for _ in range(5)} == {200}
+
+
+def test_health_reuses_a_recent_report_for_health_cache_seconds(
+    api_client, settings, monkeypatch, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.core import health
+
+    need_redis()
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.KAFKA_BOOTSTRAP_SERVERS = ""
+    settings.HEALTH_CACHE_SECONDS = 0.5
+    monkeypatch.setattr(health, "_recent", None)
+    runs = []
+    monkeypatch.setattr(health, "check_cache", lambda: runs.append("cache") or health.OK)
+    monkeypatch.setitem(health.CHECKS, "cache", health.check_cache)
+
+    with CaptureQueriesContext(connection) as probed:
+        first = api_client.get("/api/v1/health")
+    assert "SELECT 1" in [query["sql"] for query in probed]
+    with django_assert_num_queries(0):
+        again = [api_client.get("/api/v1/health") for _ in range(3)]
+
+    assert [r.json() for r in again] == [first.json()] * 3
+    assert runs == ["cache"]
+
+    time.sleep(0.6)
+    with CaptureQueriesContext(connection) as probed_again:
+        later = api_client.get("/api/v1/health")
+    assert "SELECT 1" in [query["sql"] for query in probed_again]
+    assert later.status_code == 200
+    assert runs == ["cache", "cache"]
+
+
+def test_the_database_probe_runs_on_the_request_connection_and_restores_it(api_client):
+    """No worker thread and no new connection per probe (on a loaded machine those took longer
+    than the timeout); on PostgreSQL a statement timeout bounds the probe and is reset after."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statement_timeout():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return cursor.fetchone()[0]
+
+    before = statement_timeout() if connection.vendor == "postgresql" else None
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get("/api/v1/health")
+
+    assert response.json()["checks"]["database"] == "ok"
+    statements = [query["sql"] for query in queries]
+    if connection.vendor == "postgresql":
+        assert statements == ["SET statement_timeout = 2000", "SELECT 1", "RESET statement_timeout"]
+        assert statement_timeout() == before
+    else:
+        assert statements == ["SELECT 1"]
+
+
+def test_a_failing_database_probe_is_an_error(api_client, monkeypatch):
+    def refused():
+        raise OSError("connection refused")
+
+    monkeypatch.setattr("apps.core.health.check_database", refused)
+    response = api_client.get("/api/v1/health")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "error"

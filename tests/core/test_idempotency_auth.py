@@ -3,20 +3,26 @@ caller whose token passes authentication now. A revoked token, an inactive or de
 token gets DRF's 401 from the view, and nothing is written; the stored record is left as it was.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
+from django.db import connection, transaction
 from freezegun import freeze_time
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework_simplejwt.tokens import AccessToken
 
-from apps.core.idempotency import body_digest
+from apps.core.idempotency import body_digest, idempotency_claim
+from apps.core.models import IdempotencyRecord
 from apps.users.models import ApiKey, User
 from apps.users.services import session_revoke_all
 from tests.conftest import auth_client
+from tests.services import need_postgres
 from tests.users.factories import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls")]
@@ -176,31 +182,61 @@ def test_a_malformed_authorization_header_gets_401_not_500(api_client):
 # --- waiting for a request in progress
 
 
-def _hold_the_lock(user: User, body: dict) -> None:
-    """Make it look as if a first request of `user` with KEY and `body` is being processed."""
+@contextlib.contextmanager
+def request_in_progress(user: User, body: dict, seconds: float = 1.0) -> Iterator[threading.Event]:
+    """A first request of `user` with KEY and `body` holding its claim (in its open transaction)
+    for `seconds`, after which it stores a 201 as the view would have and commits (the event
+    yielded is set then)."""
     request = APIRequestFactory().post(GROUPS, body, format="json")
     scope = hashlib.sha256(f"user:{user.pk}\n{KEY}".encode()).hexdigest()
-    cache.set(f"idem:{scope}:lock", f"{body_digest(request)}:another-request", timeout=60)
+    claimed, committed = threading.Event(), threading.Event()
+
+    def first_request() -> None:
+        try:
+            with transaction.atomic():
+                record, _ = idempotency_claim(scope, body_digest(request))
+                claimed.set()
+                time.sleep(seconds)
+                IdempotencyRecord.objects.filter(pk=record.pk).update(
+                    status=201,
+                    body=b'{"first": true}',
+                    headers={"Content-Type": "application/json"},
+                )
+            committed.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_request)
+    holder.start()
+    assert claimed.wait(5)
+    try:
+        yield committed
+    finally:
+        holder.join(10)
 
 
-def test_a_valid_token_waits_for_the_request_in_progress(user, settings):
-    settings.IDEMPOTENCY_WAIT_SECONDS = 0.2
-    _hold_the_lock(user, {"name": "alpha"})
+@pytest.mark.django_db(transaction=True)
+def test_a_valid_token_waits_for_the_request_in_progress_and_replays_it(user):
+    need_postgres()
+    with request_in_progress(user, {"name": "alpha"}):
+        response = post(auth_client(user), GROUPS, {"name": "alpha"})
 
-    response = post(auth_client(user), GROUPS, {"name": "alpha"})
-
-    assert response.status_code == 409
-    assert response.json()["code"] == "idempotency.in_progress"
+    assert response.status_code == 201
+    assert response.json() == {"first": True}  # what the first request committed
+    assert response["Idempotent-Replayed"] == "true"
     assert not Group.objects.exists()
 
 
-def test_a_revoked_token_does_not_wait_for_the_request_in_progress(user, settings):
-    settings.IDEMPOTENCY_WAIT_SECONDS = 0.2
+@pytest.mark.django_db(transaction=True)
+def test_a_revoked_token_does_not_wait_for_the_request_in_progress(user):
+    need_postgres()
     token = earlier_token(user)
     revoke_now(user)
-    _hold_the_lock(user, {"name": "alpha"})
+    with request_in_progress(user, {"name": "alpha"}, seconds=3) as committed:
+        response = post(bearer(token), GROUPS, {"name": "alpha"})
+        assert not committed.is_set()  # refused without waiting for the claim
 
-    assert_refused(post(bearer(token), GROUPS, {"name": "alpha"}), REVOKED)
+    assert_refused(response, REVOKED)
     assert not Group.objects.exists()
 
 
@@ -209,10 +245,13 @@ def test_a_revoked_token_does_not_wait_for_the_request_in_progress(user, setting
 
 def test_an_idempotent_request_and_its_replay_read_the_user_once(user, django_assert_num_queries):
     client = auth_client(user)
-    with django_assert_num_queries(1):
+    # the user; the claim's INSERT and SELECT; the stored response's UPDATE; and the SAVEPOINT
+    # and RELEASE of the request's transaction (a savepoint in the test's own transaction)
+    with django_assert_num_queries(6):
         first = post(client, "/api/v1/test/private", {})
     assert first.status_code == 201
-    with django_assert_num_queries(1):
+    # the user; the claim's INSERT (ignored) and SELECT; SAVEPOINT and RELEASE
+    with django_assert_num_queries(5):
         replay = post(client, "/api/v1/test/private", {})
     assert replay["Idempotent-Replayed"] == "true"
 

@@ -9,7 +9,7 @@ import pytest
 from apps.catalog.models import Product
 from apps.users.models import User
 from tests.conftest import auth_client
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +59,43 @@ def test_escaped_text_that_postgresql_stores_is_accepted():
     response = post_raw(auth_client(seller), "/api/v1/products", product_body(value))
     assert response.status_code == 201, response.content
     assert response.json()["attributes"]["manufacturer"] == "\U0001f600 caf\u00e9 \\u0000"
+
+
+DEPTH_DETAIL = "JSON must not nest arrays and objects more than 32 deep."
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["[" * 1000 + "]" * 1000, '{"a":' * 1000 + "1" + "}" * 1000, "[" * 100_000],
+    ids=["arrays-1000", "objects-1000", "unclosed-100000"],
+)
+def test_deeply_nested_json_is_400_malformed(user, raw):
+    """The decoder raised RecursionError (a 500) at 1,000 levels."""
+    response = post_raw(auth_client(user), "/api/v1/me", raw, method="patch")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert (body["code"], body["status"]) == ("request.malformed", 400)
+    if raw.count("]"):
+        assert body["detail"] == DEPTH_DETAIL
+    assert User.objects.get(pk=user.pk).name == user.name
+
+
+def test_json_nested_below_the_limit_still_parses_and_one_level_more_is_refused():
+    seller = ShopFactory().owner
+    client = auth_client(seller)
+    # the body object and `attributes` are two levels; 30 more nested arrays make 32
+    deep_ok = "[" * 30 + '"x"' + "]" * 30
+    response = post_raw(client, "/api/v1/products", product_body(deep_ok))
+    # the type's schema refuses a list as `manufacturer`: a validation error, not a parse error
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "catalog.invalid_attributes"
+
+    too_deep = "[" * 31 + '"x"' + "]" * 31
+    response = post_raw(client, "/api/v1/products", product_body(too_deep))
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["detail"]) == (
+        "request.malformed",
+        DEPTH_DETAIL,
+    )
+    assert not Product.objects.exists()

@@ -6,7 +6,7 @@ import pytest
 
 from apps.cart.models import Cart
 from tests.conftest import auth_client
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ import pytest
 
 from tests.catalog.factories import make_product
 from tests.conftest import auth_client
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

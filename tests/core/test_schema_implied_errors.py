@@ -68,3 +68,31 @@ def test_cart_documents_its_refusals(schema):
     responses = schema["paths"]["/api/v1/cart/items"]["post"]["responses"]
     assert "`cart.variant_not_found`" in responses["404"]["description"]
     assert "`inventory.insufficient_stock`" in responses["409"]["description"]
+
+
+def test_writes_an_unverified_account_may_not_make_document_the_refusal(schema):
+    gated = [
+        ("/api/v1/orders", "post"),
+        ("/api/v1/products/{product_ref}/reviews", "post"),
+        ("/api/v1/products/{product_ref}/comments", "post"),
+        ("/api/v1/media", "post"),
+        ("/api/v1/media/from-url", "post"),
+        ("/api/v1/media/presign", "post"),
+        ("/api/v1/notifications/stream-ticket", "post"),
+    ]
+    for path, method in gated:
+        responses = schema["paths"][path][method]["responses"]
+        assert "`auth.email_unverified`" in responses["403"]["description"], path
+        assert list(responses["403"]["content"]) == ["application/problem+json"]
+    # reads stay open to unverified accounts
+    assert "403" not in schema["paths"]["/api/v1/orders"]["get"]["responses"]
+
+
+def test_the_verification_endpoints_are_documented(schema):
+    verify = schema["paths"]["/api/v1/auth/verify-email"]["post"]
+    assert set(verify["responses"]) >= {"204", "400"}
+    assert "`auth.invalid_verification_token`" in verify["responses"]["400"]["description"]
+    resend = schema["paths"]["/api/v1/auth/verify-email/resend"]["post"]
+    assert set(resend["responses"]) >= {"202", "401", "429"}
+    signup = schema["paths"]["/api/v1/auth/signup"]["post"]
+    assert "`throttled`" in signup["responses"]["429"]["description"]

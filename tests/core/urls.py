@@ -7,6 +7,7 @@ from tests.core import views
 
 test_patterns = [
     path("boom", views.BoomApi.as_view()),
+    path("database-down", views.DatabaseDownApi.as_view()),
     path("echo", views.EchoApi.as_view()),
     path("private", views.PrivateApi.as_view()),
     path("staff", views.StaffApi.as_view()),

@@ -9,12 +9,13 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +32,13 @@ logger = logging.getLogger("tests.core")
 class BoomApi(APIView):
     def get(self, request):
         raise RuntimeError("kaboom: the database password is hunter2")
+
+
+class DatabaseDownApi(APIView):
+    """What a view sees while PostgreSQL restarts: the connection is refused."""
+
+    def get(self, request):
+        raise OperationalError("connection to server at 127.0.0.1 port 5432 failed: refused")
 
 
 class LineInput(serializers.Serializer):
@@ -168,6 +176,8 @@ class FlakyApi(APIView):
 
 
 class UploadApi(APIView):
+    parser_classes = (MultiPartParser,)
+
     def post(self, request):
         upload = request.FILES["file"]
         return Response({"size": upload.size, "first": upload.read(8).decode()}, status=201)

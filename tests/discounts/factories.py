@@ -3,7 +3,7 @@ from decimal import Decimal
 import factory
 
 from apps.discounts.models import Discount
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 
 class DiscountFactory(factory.django.DjangoModelFactory):

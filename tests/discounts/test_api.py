@@ -8,12 +8,13 @@ from django.utils import timezone
 from apps.catalog.models import Product
 from apps.discounts.models import Discount, DiscountRedemption
 from apps.events.models import OutboxEvent
-from apps.users.models import Shop
+from apps.shops.models import Shop
 from tests.catalog.factories import ProductFactory, category
 from tests.conftest import auth_client
 from tests.discounts.factories import DiscountFactory
 from tests.inventory.factories import stocked_variant
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +115,8 @@ def test_shop_and_counters_cannot_be_mass_assigned(seller, shop):
         ({"applies_to": "products"}, "/product_ids"),
         ({"applies_to": "categories"}, "/category_ids"),
         ({"max_uses": 0}, "/max_uses"),
+        ({"name": "Save\r\nten"}, "/name"),
+        ({"description": "x" * 2001}, "/description"),
     ],
 )
 def test_invalid_discounts_are_400_with_pointers(seller, fields, pointer):
@@ -554,3 +557,149 @@ def test_validate_unknown_code_is_404_and_anonymous_401(user_client, api_client,
     assert response.json()["code"] == "discount.not_found"
     assert api_client.post(VALIDATE, {"shop": shop.slug, "code": "MINE"}).status_code == 401
     assert user_client.post(VALIDATE, {"code": "MINE"}).status_code == 400
+
+
+# --- private codes cannot be confirmed by someone who does not have them
+
+
+def _products(client, code, shop):
+    return client.get(f"/api/v1/discounts/{code}/products", {"shop": shop.slug})
+
+
+def test_a_private_code_is_not_found_on_the_products_endpoint_except_to_its_shop(
+    api_client, shop, staff_client
+):
+    ProductFactory(shop=shop, name="Lamp")
+    DiscountFactory(shop=shop, code="SECRET", is_public=False)
+    unknown = _products(api_client, "NOPE", shop)
+
+    for client in (api_client, auth_client(UserFactory()), auth_client(ShopFactory().owner)):
+        response = _products(client, "SECRET", shop)
+        assert response.status_code == 404
+        assert response["Content-Type"] == PROBLEM
+        body, expected = response.json(), unknown.json()
+        assert body == {**expected, "detail": body["detail"], "discount_code": "SECRET"}
+        assert body["detail"] == expected["detail"].replace("NOPE", "SECRET")
+    for client in (auth_client(shop.owner), staff_client):
+        response = _products(client, "secret", shop)
+        assert response.status_code == 200
+        assert [p["name"] for p in response.json()["results"]] == ["Lamp"]
+
+
+def _validate(client, shop, code, variant):
+    return client.post(
+        VALIDATE,
+        {
+            "shop": shop.slug,
+            "code": code,
+            "items": [{"variant_id": str(variant.pk), "quantity": 1}],
+        },
+        format="json",
+    )
+
+
+UNUSABLE = [
+    {"is_active": False},
+    {"starts_at": timezone.now() + timedelta(days=1)},
+    {"ends_at": timezone.now() - timedelta(days=1)},
+    {"max_uses": 1, "uses_count": 1},
+]
+
+
+@pytest.mark.parametrize("fields", UNUSABLE, ids=["inactive", "not_started", "expired", "used_up"])
+def test_validate_answers_an_unusable_private_code_exactly_as_an_unknown_one(user, shop, fields):
+    client = auth_client(user)
+    variant = stocked_variant(price="10.00", shop=shop)
+    DiscountFactory(shop=shop, code="HIDDEN", is_public=False, **fields)
+    DiscountFactory(shop=shop, code="VISIBLE", is_public=True, **fields)
+
+    hidden = _validate(client, shop, "HIDDEN", variant)
+    unknown = _validate(client, shop, "HIDDEN2", variant)
+    public = _validate(client, shop, "VISIBLE", variant)
+
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json() == {
+        **unknown.json(),
+        "detail": unknown.json()["detail"].replace("HIDDEN2", "HIDDEN"),
+        "discount_code": "HIDDEN",
+    }
+    assert hidden.json()["code"] == "discount.not_found"
+    # a public code is no secret: its documented refusal stays
+    assert public.status_code == 422
+    assert public.json()["code"].startswith("discount.")
+    assert public.json()["code"] != "discount.not_found"
+
+
+@pytest.mark.parametrize("fields", UNUSABLE, ids=["inactive", "not_started", "expired", "used_up"])
+def test_the_private_codes_seller_and_past_users_keep_the_documented_refusals(user, shop, fields):
+    variant = stocked_variant(price="10.00", shop=shop)
+    discount = DiscountFactory(shop=shop, code="HIDDEN", is_public=False, **fields)
+    DiscountRedemption.objects.create(
+        discount=discount, user=user, order_id=uuid.uuid4(), amount=Decimal(1)
+    )
+    expected = {
+        "is_active": "discount.inactive",
+        "starts_at": "discount.not_started",
+        "ends_at": "discount.expired",
+        "max_uses": "discount.usage_limit",
+    }[next(iter(fields))]
+
+    for client in (auth_client(user), auth_client(shop.owner)):
+        response = _validate(client, shop, "HIDDEN", variant)
+        assert response.status_code == 422
+        assert response.json()["code"] == expected
+
+
+def test_a_usable_private_code_keeps_its_cart_refusals(user_client, shop):
+    """Whoever can build a matching cart gets a 200 for a usable code anyway; refusing by the
+    cart (min order, applies to) tells nothing more, and helps its real holders."""
+    variant = stocked_variant(price="10.00", shop=shop)
+    DiscountFactory(shop=shop, code="HIDDEN", is_public=False, min_order_value=Decimal("50"))
+
+    response = _validate(user_client, shop, "HIDDEN", variant)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "discount.min_order_value"
+
+
+def test_checkout_review_answers_an_unusable_private_code_as_unknown(user_client, shop):
+    variant = stocked_variant(price="10.00", shop=shop)
+    DiscountFactory(shop=shop, code="HIDDEN", is_public=False, max_uses=1, uses_count=1)
+    body = {
+        "items": [{"variant_id": str(variant.pk), "quantity": 1}],
+        "discounts": [{"shop": shop.slug, "code": "HIDDEN"}],
+    }
+
+    response = user_client.post("/api/v1/checkout/review", body, format="json")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "discount.not_found"
+
+
+def test_code_checks_are_throttled_per_caller(api_client, user, shop, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "discount_check", "2/min")
+    variant = stocked_variant(price="10.00", shop=shop)
+    DiscountFactory(shop=shop, code="TEN")
+    client = auth_client(user)
+    review = {"items": [{"variant_id": str(variant.pk), "quantity": 1}]}
+
+    # a checkout review without codes checks none and is not counted
+    assert client.post("/api/v1/checkout/review", review, format="json").status_code == 200
+    statuses = [_validate(client, shop, f"GUESS{n}", variant).status_code for n in range(2)]
+    with_code = client.post(
+        "/api/v1/checkout/review",
+        {**review, "discounts": [{"shop": shop.slug, "code": "TEN"}]},
+        format="json",
+    )
+    anonymous = [_products(api_client, "TEN", shop).status_code for _ in range(3)]
+
+    assert statuses == [404, 404]
+    assert with_code.status_code == 429
+    assert with_code["Content-Type"] == PROBLEM
+    assert with_code.json()["code"] == "throttled"
+    assert int(with_code["Retry-After"]) >= 1
+    assert _validate(client, shop, "TEN", variant).status_code == 429
+    assert anonymous == [200, 200, 429]  # anonymous callers by address
+    assert _validate(auth_client(UserFactory()), shop, "TEN", variant).status_code == 200

@@ -5,7 +5,7 @@ import pytest
 from apps.discounts import demo
 from apps.discounts.models import Discount
 from apps.events.models import OutboxEvent
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

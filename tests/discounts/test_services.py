@@ -22,10 +22,11 @@ from apps.discounts.services import (
 )
 from apps.discounts.tasks import announce_started_discounts
 from apps.events.models import OutboxEvent
-from apps.users.models import Shop
+from apps.shops.models import Shop
 from tests.discounts.factories import DiscountFactory
 from tests.services import need_postgres
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

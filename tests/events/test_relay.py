@@ -6,12 +6,11 @@ import uuid
 import pytest
 from django.db import transaction
 
-from apps.events import emit, idempotent_handler
-from apps.events.lock import RedisLock
+from apps.events import emit, emit_many, idempotent_handler
+from apps.events.lease import DatabaseLease
 from apps.events.models import OutboxEvent, ProcessedEvent
 from apps.events.registry import subscribe, topic_for, unsubscribe
-from apps.events.relay import RELAY_LOCK, relay_run
-from tests.services import need_redis
+from apps.events.relay import RELAY_LEASE, relay_run
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +44,23 @@ def test_emit_writes_the_outbox_row_in_the_callers_transaction(django_capture_on
     assert row.published_at is None
     assert row.attempts == 0
     assert len(callbacks) == 1  # the relay is scheduled after commit, not before
+
+
+def test_emit_many_writes_one_row_per_event_in_order_and_schedules_the_relay_once(
+    django_capture_on_commit_callbacks,
+):
+    keys = [uuid.UUID(int=n) for n in range(3)]
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        events = emit_many("stock.adjusted", [(key, {"n": n}) for n, key in enumerate(keys)])
+
+    rows = list(OutboxEvent.objects.order_by("seq"))
+    assert [row.id for row in rows] == [event.id for event in events]
+    assert [(row.topic, row.key, row.type, row.version, row.payload) for row in rows] == [
+        ("inventory", str(key), "stock.adjusted", 1, {"n": n}) for n, key in enumerate(keys)
+    ]
+    assert all(row.published_at is None for row in rows)
+    assert len(callbacks) == 1
+    assert emit_many("stock.adjusted", []) == []
 
 
 def test_rolled_back_transaction_writes_and_schedules_nothing(django_capture_on_commit_callbacks):
@@ -180,12 +196,11 @@ def test_redelivered_event_reaches_an_idempotent_subscriber_once(received):
     assert [e["event_id"] for e in effects] == [str(event.id)]
 
 
-def test_relay_returns_quietly_while_another_relay_holds_the_lock(received):
-    need_redis()
+def test_relay_returns_quietly_while_another_relay_holds_the_lease(received):
     got, on = received
     on("*")
     OutboxEvent.objects.create(topic="misc", key="k", type="test.locked")
-    other = RedisLock(RELAY_LOCK, ttl_seconds=30)
+    other = DatabaseLease(RELAY_LEASE, ttl_seconds=30, holder="another-relay")
     assert other.acquire()
     try:
         result = relay_run()
@@ -198,22 +213,39 @@ def test_relay_returns_quietly_while_another_relay_holds_the_lock(received):
     assert relay_run().published == 1
 
 
-def test_lock_release_only_by_its_owner_and_expiry_frees_it():
-    need_redis()
-    owner = RedisLock("tests-lock", ttl_seconds=0.3)
-    intruder = RedisLock("tests-lock", ttl_seconds=30)
-    assert owner.acquire()
+def test_lease_release_only_by_its_holder_and_expiry_frees_it():
+    holder = DatabaseLease("tests-lease", ttl_seconds=0.3, holder="relay-a")
+    intruder = DatabaseLease("tests-lease", ttl_seconds=30, holder="relay-b")
+    assert holder.acquire()
     assert not intruder.acquire()
-    intruder.release()  # not the owner: a no-op
+    intruder.release()  # not the holder: a no-op
     assert not intruder.acquire()
-    assert owner.extend()
-    time.sleep(0.4)  # the owner "died": its lock expires
+    assert holder.extend()
+    time.sleep(0.4)  # the holder "died": its lease expires
     assert intruder.acquire()
-    assert not owner.extend()  # a late owner cannot extend someone else's lock
-    owner.release()  # nor delete it
-    assert not RedisLock("tests-lock", ttl_seconds=1).acquire()
+    assert not holder.extend()  # a late holder cannot extend someone else's lease
+    holder.release()  # nor free it
+    assert not DatabaseLease("tests-lease", ttl_seconds=1, holder="relay-c").acquire()
     intruder.release()
-    assert RedisLock("tests-lock", ttl_seconds=1).acquire()
+    assert DatabaseLease("tests-lease", ttl_seconds=1, holder="relay-c").acquire()
+
+
+def test_a_thread_takes_its_own_unexpired_lease_back_at_once():
+    """A relay whose run broke off (its database connection lost in a restart) holds a lease it
+    never released: its next run, in the same thread, takes it back without waiting 15 s; any
+    other thread still waits for it."""
+    broken_run = DatabaseLease("tests-lease", ttl_seconds=30)
+    assert broken_run.acquire()  # ... and never released
+
+    assert DatabaseLease("tests-lease", ttl_seconds=30).acquire()
+    assert not DatabaseLease("tests-lease", ttl_seconds=30, holder="another-thread").acquire()
+
+
+def test_the_relay_lease_lives_fifteen_seconds_by_default():
+    """A relay killed mid-run holds up delivery for the lease's lifetime at most."""
+    from django.conf import settings
+
+    assert settings.EVENTS_RELAY_LOCK_TTL == 15
 
 
 def test_topics_by_domain():

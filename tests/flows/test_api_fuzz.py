@@ -4,7 +4,10 @@ The OpenAPI schema is loaded from the Django WSGI app itself (`/api/schema/`), s
 follows the code. Each operation becomes its own pytest test; Hypothesis generates a few bodies,
 query strings, path parameters and headers from the schema and sends them, authenticated as a
 seller with a shop and a published, stocked product. What must hold for any input: the server
-never answers 5xx (bad input is a 4xx problem+json), and errors are problem+json."""
+never answers an undocumented 5xx (bad input is a 4xx problem+json), and errors are
+problem+json. A 5xx the operation documents is its contract, not a bug: `/health` answers 503
+when a dependency is slow or down (the fuzz runs on a loaded machine), media uploads 503 when
+the storage backend is unreachable."""
 
 import itertools
 import os
@@ -12,9 +15,13 @@ from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
+from django.db import transaction
 from hypothesis import HealthCheck, settings
 from rest_framework.throttling import SimpleRateThrottle
+from schemathesis import CheckContext, Response
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup, ServerError
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -23,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
 
 from config.wsgi import application
 from tests.catalog.factories import make_product
-from tests.users.factories import ShopFactory
+from tests.conftest import clear_own_cache
+from tests.shops.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,9 +43,18 @@ schema = schema.exclude(path_regex=r"^/api/v1/(notifications/stream|media/from-u
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "12"))
 FUZZ_LOG = os.environ.get("FUZZ_LOG", "")  # append "<METHOD> <path> <status>" per request
+
+
+def not_an_undocumented_server_error(ctx: CheckContext, response: Response, case) -> None:
+    """schemathesis' `not_a_server_error`, except for a 5xx status the operation documents."""
+    if str(response.status_code) in case.operation.definition.raw.get("responses", {}):
+        return
+    not_a_server_error(ctx, response, case)
+
+
 # The check that always holds. FUZZ_CONFORMANCE=1 adds the schema-conformance checks (status
 # codes, content types and bodies as documented) for a stricter, advisory run.
-CHECKS = [not_a_server_error]
+CHECKS = [not_an_undocumented_server_error]
 if os.environ.get("FUZZ_CONFORMANCE") == "1":
     CHECKS += [status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -160,3 +177,96 @@ def test_no_server_errors(case, world):
             response.status_code,
             response.text[:500],
         )
+
+
+def test_a_documented_server_error_passes_the_check_and_an_undocumented_one_fails(monkeypatch):
+    down = {
+        "status": "error",
+        "checks": {"database": "error", "cache": "ok", "broker": "skipped", "kafka": "skipped"},
+    }
+    monkeypatch.setattr("apps.core.api.views.health_report_recent", lambda: down)
+    case = schema["/api/v1/health"]["GET"].Case()
+    response = case.call(headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 503
+    case.validate_response(response, checks=CHECKS)  # documented: no failure
+
+    def broken():
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("apps.core.api.views.health_report_recent", broken)
+    response = case.call(headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 500
+    with pytest.raises(FailureGroup) as failures:
+        case.validate_response(response, checks=CHECKS)
+    assert [type(failure) for failure in failures.value.exceptions] == [ServerError]
+
+
+STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "50"))
+# Valid inputs only, so that sequences get far (invalid ones are the per-operation fuzz's job),
+# and without the operations that end the caller's sessions: every later step would be a 401.
+# A schema of its own: filtered schemas share their loader's configuration.
+stateful_schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application).exclude(
+    path_regex=r"^/api/v1/(notifications/stream|media/from-url|auth/logout-all|auth/logout"
+    r"|me/password|auth/password-reset/confirm)$"
+)
+stateful_schema.config.generation.update(modes=[GenerationMode.POSITIVE])
+STATEFUL_CHECKS = [
+    not_an_undocumented_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def test_stateful_sequences_are_conformant(world):
+    """Sequences of calls linked by the ids one response hands to the next operation (links that
+    schemathesis infers from the schema: a created product's id to its variants, a cart line's
+    id to PATCH/DELETE, an order's id to cancel, ...), always with the conformance checks:
+    no undocumented 5xx, and every status code, content type and body as the schema documents."""
+    headers = world.headers
+
+    class Workflow(stateful_schema.as_state_machine()):  # type: ignore[misc,valid-type]
+        def setup(self):
+            # Every scenario starts from the same world, so that Hypothesis can replay one
+            # (to explore around it or to shrink a failure) and get the same responses.
+            self.savepoint = transaction.savepoint()
+            self.calls = itertools.count()
+
+        def teardown(self):
+            transaction.savepoint_rollback(self.savepoint)
+            clear_own_cache()
+
+        def before_call(self, case):
+            # As in the per-operation fuzz: every other call names the seller's real objects
+            # (the links supply the objects that earlier steps created).
+            if case.path_parameters and next(self.calls) % 2 == 0:
+                for name in case.path_parameters:
+                    value = world.real_value(case.operation.path, name)
+                    if value is not None:
+                        case.path_parameters[name] = value
+
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            if FUZZ_LOG:
+                with open(FUZZ_LOG, "a") as log:
+                    log.write(f"stateful {case.operation.label} {response.status_code}\n")
+            case.validate_response(response, checks=STATEFUL_CHECKS, headers=headers)
+            if response.status_code >= 400:
+                (content_type,) = response.headers["content-type"]
+                assert content_type.startswith("application/problem+json"), (
+                    response.status_code,
+                    response.text[:500],
+                )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -12,7 +12,7 @@ from apps.inventory.models import StockItem
 from apps.orders.models import Order
 from tests.catalog.factories import make_product
 from tests.flows.conftest import PROBLEM
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,10 @@ about each new product and public discount code of the shop, until they unfollow
 import pytest
 
 from apps.notifications.models import Notification
-from apps.users.models import ShopFollow
+from apps.shops.models import ShopFollow
 from tests.catalog.factories import make_product
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -48,7 +48,8 @@ def test_seller_signs_up_opens_a_shop_and_publishes_a_product_with_a_photo(new_a
     assert me["roles"] == ["customer", "seller"]
     assert me["shop"] == {"id": shop["id"], "slug": "sams-gadgets", "name": "Sam's Gadgets"}
 
-    # Upload a real PNG; the thumbnails are made after commit (eager worker in tests).
+    # Upload a real PNG; the worker (eager in tests) verifies, cleans and makes the thumbnails
+    # after commit, so the 201 has no URL yet.
     upload = seller.post(
         "/api/v1/media",
         {"file": SimpleUploadedFile("toaster.png", png_bytes(), content_type="image/png")},
@@ -57,13 +58,14 @@ def test_seller_signs_up_opens_a_shop_and_publishes_a_product_with_a_photo(new_a
     assert upload.status_code == 201, upload.content
     asset = upload.json()
     assert (asset["content_type"], asset["width"], asset["height"]) == ("image/png", 64, 48)
-    assert asset["url"] == f"/media/{stored_key(asset['id'])}"
+    assert asset["url"] is None
     stored = MediaAsset.objects.get(pk=asset["id"])
     assert stored.storage_key.endswith(".png")
     assert stored.owner.email == "sam@example.com"
     assert stored.status == MediaAsset.Status.READY
     ready = seller.get(f"/api/v1/media/{asset['id']}").json()
     assert ready["status"] == "ready"
+    assert ready["url"] == f"/media/{stored_key(asset['id'])}"
     assert set(ready["thumbnails"]) == {"small", "medium"}
     assert all(url.endswith(".webp") for url in ready["thumbnails"].values())
 
@@ -92,7 +94,7 @@ def test_seller_signs_up_opens_a_shop_and_publishes_a_product_with_a_photo(new_a
     assert image == {
         "id": image["id"],
         "asset_id": asset["id"],
-        "url": asset["url"],
+        "url": ready["url"],
         "thumbnails": ready["thumbnails"],
         "width": 64,
         "height": 48,

@@ -8,7 +8,8 @@ from apps.inventory.models import StockItem, StockMovement
 from apps.inventory.services import STOCK_MAX, StockLine, stock_adjust, stock_reserve
 from tests.conftest import auth_client
 from tests.inventory.factories import ProductFactory, StockItemFactory, VariantFactory
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

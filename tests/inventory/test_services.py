@@ -9,6 +9,7 @@ from apps.inventory.errors import (
     InsufficientStock,
     InvalidAdjustment,
     InvalidStockQuantity,
+    StockAboveMaximum,
     StockBelowReserved,
     VariantNotFound,
 )
@@ -18,6 +19,7 @@ from apps.inventory.services import (
     StockLine,
     stock_adjust,
     stock_fulfil,
+    stock_initial_record,
     stock_release,
     stock_reserve,
     stock_return,
@@ -271,8 +273,9 @@ def test_multi_line_calls_run_five_statements_whatever_the_number_of_lines(
         with django_assert_num_queries(5) as captured:
             service(lines=[StockLine(item.variant_id, 1) for item in items])
         locking = captured.captured_queries[1]["sql"]
-        lock = " FOR UPDATE OF s" if connection.vendor == "postgresql" else ""
-        assert locking.endswith(f"ORDER BY s.id{lock}")
+        table = connection.ops.quote_name(StockItem._meta.db_table)
+        lock = f" FOR UPDATE OF {table}" if connection.vendor == "postgresql" else ""
+        assert locking.endswith(f'ORDER BY {table}."id" ASC{lock}')
         assert sum(q["sql"].startswith("UPDATE") for q in captured.captured_queries) == 1
 
     assert StockMovement.objects.count() == 11
@@ -552,13 +555,12 @@ def test_stock_changes_invalidate_the_cached_product_detail(django_capture_on_co
 def test_list_pages_are_invalidated_only_when_available_crosses_zero():
     """Public list pages show only whether a product is in stock: an order that leaves units
     available keeps them, one that sells out (or a release that brings stock back) bumps them."""
-    from apps.catalog.cache import local_caches_clear, product_list_page_cached
+    from apps.catalog.cache import product_list_page_cached
 
     item = StockItemFactory(on_hand=3)
     builds: list[int] = []
 
     def page() -> dict:
-        local_caches_clear()  # read through to the shared version, as another process would
         return product_list_page_cached("/api/v1/products", lambda: {"build": len(builds)})
 
     def rebuilt_after(change) -> bool:
@@ -577,3 +579,79 @@ def test_list_pages_are_invalidated_only_when_available_crosses_zero():
         lambda: stock_adjust(variant_id=item.variant_id, delta=2, reason="restock")
     )
     assert not rebuilt_after(lambda: stock_return(lines=line))  # 3 -> 4
+
+
+# --- stock_initial_record ---------------------------------------------------------------------
+
+
+def test_initial_stock_is_recorded_as_stock_adjust_records_a_restock():
+    """Given two new variants, when their first units are recorded in one call, then each has
+    what `stock_adjust(reason="restock")` would have written: the row, one `restock` movement
+    with the actor and the note, one `stock.adjusted` with the same payload."""
+    first, second = VariantFactory(), VariantFactory()
+    seller = first.product.shop.owner
+    twin = VariantFactory()
+
+    stock_initial_record(lines=[(first.pk, 7), (second.pk, 3)], actor=seller)
+    stock_adjust(variant_id=twin.pk, delta=7, reason="restock", note="initial stock", actor=seller)
+
+    one, two = StockItem.objects.get(variant=first), StockItem.objects.get(variant=second)
+    assert (state(one), state(two)) == ((7, 0), (3, 0))
+    assert ledger(one) == [("restock", 7, 7, 0, None)]
+    assert ledger(two) == [("restock", 3, 3, 0, None)]
+    assert set(StockMovement.objects.values_list("note", "actor")) == {("initial stock", seller.pk)}
+    payloads = {payload["variant_id"]: payload for payload in events("stock.adjusted")}
+    by_stock_adjust = payloads.pop(str(twin.pk))
+    assert payloads[str(first.pk)] == {
+        **by_stock_adjust,
+        "variant_id": str(first.pk),
+        "sku": first.sku,
+        "product_id": str(first.product_id),
+        "product_name": first.product.name,
+        "shop_id": str(first.product.shop_id),
+    }
+    assert (payloads[str(second.pk)]["on_hand"], payloads[str(second.pk)]["delta"]) == (3, 3)
+    # In the order the variants were given.
+    assert [p["variant_id"] for p in events("stock.adjusted")] == [
+        str(first.pk),
+        str(second.pk),
+        str(twin.pk),
+    ]
+
+
+def test_initial_stock_of_many_variants_costs_the_same_statements_as_of_one(
+    django_assert_num_queries,
+):
+    one = [VariantFactory()]
+    many = [VariantFactory() for _ in range(30)]
+    stock_initial_record(lines=[(v.pk, 2) for v in one])  # warm: the content types, the relay
+
+    # savepoint, stock rows, lock, conditional update, ledger, events, release
+    with django_assert_num_queries(7):
+        stock_initial_record(lines=[(v.pk, 2) for v in many])
+
+    assert StockMovement.objects.filter(stock_item__variant__in=many).count() == 30
+
+
+def test_initial_stock_above_the_maximum_is_refused_and_changes_nothing():
+    fine, full = VariantFactory(), VariantFactory()
+    StockItemFactory(variant=full, on_hand=2_000_000_000)
+
+    with pytest.raises(StockAboveMaximum):
+        stock_initial_record(lines=[(fine.pk, 5), (full.pk, 1)])
+
+    assert not StockItem.objects.filter(variant=fine).exists()
+    assert StockItem.objects.get(variant=full).on_hand == 2_000_000_000
+    assert StockMovement.objects.count() == 0
+    assert events("stock.adjusted") == []
+
+
+def test_initial_stock_of_an_unknown_variant_is_refused_and_changes_nothing():
+    variant = VariantFactory()
+
+    with pytest.raises(VariantNotFound):
+        stock_initial_record(lines=[(variant.pk, 5), (uuid.uuid4(), 1)])
+
+    assert StockItem.objects.count() == 0
+    assert StockMovement.objects.count() == 0
+    assert events("stock.adjusted") == []

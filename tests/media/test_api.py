@@ -7,8 +7,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError
 
+from apps.events.models import PendingTask
 from apps.media.models import MediaAsset
 from apps.media.services import media_upload
+from tests.assertions import assert_problem
 from tests.conftest import auth_client
 from tests.media.factories import MediaAssetFactory
 from tests.media.files import stored_files
@@ -20,7 +22,8 @@ from tests.media.images import (
     noisy_png,
     png_declaring,
 )
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,12 +47,6 @@ def upload(
     )
 
 
-def assert_problem(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    assert response.json()["code"] == code
-
-
 @pytest.mark.parametrize(
     ("fmt", "content_type"),
     [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"), ("GIF", "image/gif")],
@@ -59,37 +56,37 @@ def test_upload_each_format_stores_it_and_makes_thumbnails_after_commit(
 ):
     data = image_bytes(fmt, (800, 400))
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         response = upload(user_client, data, name="holiday.bin", content_type="text/plain")
 
     assert response.status_code == 201, response.content
     body = response.json()
     asset = MediaAsset.objects.get(pk=body["id"])
-    stored = (settings.MEDIA_ROOT / asset.storage_key).read_bytes()
+    # The 201 is serialised before commit, from the probe: the header's type and dimensions, the
+    # size as uploaded, no URL until the worker (eager here, after commit) has cleaned it.
     assert body == {
         "id": str(asset.id),
-        "url": f"/media/{asset.storage_key}",
+        "url": None,
         "content_type": content_type,
-        "size": len(stored),
+        "size": len(data),
         "width": 800,
         "height": 400,
-        # The 201 is serialised before commit; the worker (eager here) runs after it.
         "status": "processing",
         "failure_reason": "",
         "thumbnails": {"small": None, "medium": None},
         "created_at": body["created_at"],
     }
-    # The thumbnail task, then (from inside it) the relay of its media.processed event.
-    assert [getattr(c, "func", c).__name__ for c in callbacks] == [
-        "_enqueue_thumbnails",
-        "schedule_relay",
-    ]
+    # The worker's task was queued durably with the row and sent after commit.
+    assert not PendingTask.objects.exists()
+    stored = (settings.MEDIA_ROOT / asset.storage_key).read_bytes()
     assert asset.owner == user
     assert asset.backend == "filesystem"
     assert asset.original_name == "holiday.bin"
+    assert (asset.size, asset.content_type) == (len(stored), content_type)
     assert asset.sha256 == hashlib.sha256(stored).hexdigest()
     assert decode(stored).format == fmt
-    # After commit the thumbnail task ran: ready, two WebP files beside the original.
+    # After commit the worker cleaned it: ready, the cleaned original and two WebP thumbnails;
+    # the upload as it came is gone.
     assert asset.status == "ready"
     assert set(asset.thumbnails) == {"small", "medium"}
     assert decode((settings.MEDIA_ROOT / asset.thumbnails["small"]).read_bytes()).size == (150, 75)
@@ -98,9 +95,13 @@ def test_upload_each_format_stores_it_and_makes_thumbnails_after_commit(
         300,
     )
     assert len(stored_files(settings.MEDIA_ROOT)) == 3
+    assert not (settings.MEDIA_ROOT / "incoming").exists() or not any(
+        (settings.MEDIA_ROOT / "incoming").rglob("*.*")
+    )
 
     detail = user_client.get(f"{URL}/{asset.id}").json()
     assert detail["status"] == "ready"
+    assert detail["url"] == f"/media/{asset.storage_key}"
     assert detail["thumbnails"] == {
         "small": f"/media/{asset.thumbnails['small']}",
         "medium": f"/media/{asset.thumbnails['medium']}",
@@ -117,12 +118,16 @@ def test_storage_key_is_generated_never_the_users_file_name(user_client):
     assert ".." not in key
 
 
-def test_exif_is_applied_and_stripped_on_upload(user_client, settings):
-    response = upload(user_client, jpeg_with_exif(orientation=6, size=(40, 20)), "me.jpg")
+def test_exif_is_applied_and_stripped_on_upload(
+    user_client, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(user_client, jpeg_with_exif(orientation=6, size=(40, 20)), "me.jpg")
 
     assert response.status_code == 201
-    assert (response.json()["width"], response.json()["height"]) == (20, 40)
+    assert (response.json()["width"], response.json()["height"]) == (40, 20)  # the header's
     asset = MediaAsset.objects.get(pk=response.json()["id"])
+    assert (asset.status, asset.width, asset.height) == ("ready", 20, 40)  # upright
     stored_bytes = (settings.MEDIA_ROOT / asset.storage_key).read_bytes()
     stored = decode(stored_bytes)
     assert dict(stored.getexif()) == {}
@@ -158,12 +163,13 @@ def test_caller_cannot_set_owner_status_or_dimensions(user, user_client):
     ("data", "status", "code"),
     [
         (b"hello, I am a text file\n" * 20, 400, "media.invalid_image"),
-        (image_bytes("PNG", (64, 64))[:150], 400, "media.invalid_image"),
+        (image_bytes("PNG", (64, 64))[:20], 400, "media.invalid_image"),
         (image_bytes("BMP"), 400, "media.unsupported_format"),
         (png_declaring(100_000, 100_000), 400, "media.too_many_pixels"),
         (png_declaring(8_000, 6_000), 400, "media.too_many_pixels"),
+        (png_declaring(6_000, 4_500), 400, "media.too_many_pixels"),
     ],
-    ids=["renamed-text", "truncated", "bmp", "pixel-bomb", "48-megapixels"],
+    ids=["renamed-text", "no-header", "bmp", "pixel-bomb", "48-megapixels", "27-megapixels"],
 )
 def test_refused_uploads_are_problems_and_store_nothing(user_client, settings, data, status, code):
     response = upload(user_client, data, name="photo.jpg", content_type="image/jpeg")
@@ -326,26 +332,100 @@ def test_a_shop_logo_does_not_block_deletion_and_is_cleared(user, user_client):
     assert shop.logo is None
 
 
-def test_thumbnail_task_marks_a_broken_original_failed_with_reason(
-    user, settings, django_capture_on_commit_callbacks
+def test_the_worker_marks_an_image_that_does_not_decode_failed_and_deletes_it(
+    user, user_client, settings, django_capture_on_commit_callbacks
 ):
-    from apps.media.services import media_make_thumbnails
+    """The web request only reads the header, so a truncated image is accepted as `processing`;
+    the worker decodes it, fails it with the reason and deletes the bytes."""
+    truncated = image_bytes("PNG", (64, 64))[:150]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(user_client, truncated)
+
+    assert response.status_code == 201
+    assert response.json()["status"] == "processing"
+    asset = MediaAsset.objects.get(pk=response.json()["id"])
+    assert asset.status == "failed"
+    assert asset.failure_reason == "The image is corrupt."
+    assert asset.thumbnails == {}
+    assert stored_files(settings.MEDIA_ROOT) == []
+    assert user_client.get(f"{URL}/{asset.id}").json()["url"] is None
+
+
+def test_the_worker_cleans_an_asset_stored_before_cleaning_moved_to_it(user, settings):
+    """An asset whose bytes sit at its key (no incoming object) is cleaned from there."""
+    from apps.media.services import media_process
 
     asset = MediaAssetFactory(owner=user, status="processing", storage_key="media/x/broken.png")
     (settings.MEDIA_ROOT / "media/x").mkdir(parents=True)
     (settings.MEDIA_ROOT / "media/x/broken.png").write_bytes(b"not an image")
 
-    media_make_thumbnails(asset_id=asset.id)
+    media_process(asset_id=asset.id)
 
     asset.refresh_from_db()
     assert asset.status == "failed"
-    assert asset.failure_reason.startswith("Could not make thumbnails")
-    assert asset.thumbnails == {}
+    assert asset.failure_reason == "The file is not an image we can read."
+    assert stored_files(settings.MEDIA_ROOT) == []
+
+
+def test_the_web_request_decodes_no_pixel_the_worker_does(
+    user_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A 128 KB PNG may declare 40 MP: decoding it took ~7 s of CPU and ~400 MB in the request."""
+    from PIL import ImageFile
+
+    decoded: list[str] = []
+    real_load = ImageFile.ImageFile.load
+
+    def load(image):
+        decoded.append(image.format)
+        return real_load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    data = image_bytes("JPEG", (1600, 1200))
+
+    response = upload(user_client, data, name="big.jpg")
+
+    assert response.status_code == 201
+    assert decoded == []
+    with django_capture_on_commit_callbacks(execute=True):
+        from apps.media.services import media_process
+
+        media_process(asset_id=response.json()["id"])
+    assert "JPEG" in decoded
+    assert MediaAsset.objects.get(pk=response.json()["id"]).status == "ready"
+
+
+def test_the_default_pixel_limit_is_25_megapixels(user_client, settings):
+    assert settings.MEDIA_MAX_PIXELS == 25_000_000
+    response = upload(user_client, png_declaring(8_000, 5_000))  # 40 MP in a few bytes
+
+    assert_problem(response, 400, "media.too_many_pixels")
+    assert "at most 25000000" in response.json()["detail"]
+    assert MediaAsset.objects.count() == 0
+
+
+def test_uploads_beyond_the_hourly_pixel_budget_are_429(user, user_client, settings):
+    settings.MEDIA_PIXEL_BUDGET_PER_HOUR = 2_500  # two 40x30 images, not three
+    first = upload(user_client, image_bytes("PNG", (40, 30)))
+    second = upload(user_client, image_bytes("PNG", (40, 30)))
+    refused = upload(user_client, image_bytes("PNG", (40, 30)))
+    small = upload(user_client, image_bytes("PNG", (10, 10)))  # still fits: 2,500 - 2,400
+    other_user = upload(auth_client(UserFactory()), image_bytes("PNG", (40, 30)))
+
+    assert [first.status_code, second.status_code, small.status_code] == [201, 201, 201]
+    assert other_user.status_code == 201
+    assert_problem(refused, 429, "media.pixel_budget_exceeded")
+    body = refused.json()
+    assert (body["limit"], body["used"], body["requested"]) == (2_500, 2_400, 1_200)
+    assert 1 <= int(refused["Retry-After"]) <= 3600
+    assert body["retry_after"] == int(refused["Retry-After"])
+    assert MediaAsset.objects.filter(owner=user).count() == 3
 
 
 def test_thumbnail_task_is_idempotent(user_client, settings, django_capture_on_commit_callbacks):
-    from apps.media.services import media_make_thumbnails
-    from apps.media.tasks import make_thumbnails_task
+    from apps.media.services import media_process
+    from apps.media.tasks import process_asset_task
 
     with django_capture_on_commit_callbacks(execute=True):
         asset_id = upload(user_client, image_bytes("PNG", (300, 200))).json()["id"]
@@ -353,14 +433,14 @@ def test_thumbnail_task_is_idempotent(user_client, settings, django_capture_on_c
     files = stored_files(settings.MEDIA_ROOT)
     before = (asset.status, asset.thumbnails, asset.updated_at)
 
-    assert make_thumbnails_task.delay(asset_id).get() == "ready"
-    media_make_thumbnails(asset_id=asset.id)
+    assert process_asset_task.delay(asset_id).get() == "ready"
+    media_process(asset_id=asset.id)
 
     asset.refresh_from_db()
     assert (asset.status, asset.thumbnails, asset.updated_at) == before
     assert stored_files(settings.MEDIA_ROOT) == files
     # A deleted asset is harmless too.
-    assert make_thumbnails_task.delay(str(uuid.uuid4())).get() is None
+    assert process_asset_task.delay(str(uuid.uuid4())).get() is None
 
 
 def test_throttled_uploads_answer_429(user_client, settings):
@@ -383,3 +463,42 @@ def test_throttled_uploads_answer_429(user_client, settings):
 
     assert_problem(response, 429, "throttled")
     assert MediaAsset.objects.count() == 1
+
+
+def test_the_pixel_budget_fails_open_when_the_cache_is_unreachable(user_client, settings):
+    """Like the throttles: Redis is an accelerator, an outage must not refuse uploads."""
+    settings.MEDIA_PIXEL_BUDGET_PER_HOUR = 1_000  # less than one 40x30 image
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 0.2,
+                "SOCKET_TIMEOUT": 0.2,
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+
+    response = upload(user_client, image_bytes("PNG", (40, 30)))
+
+    assert response.status_code == 201, response.content
+
+
+def test_upload_queues_its_worker_task_with_the_row(
+    user_client, django_capture_on_commit_callbacks
+):
+    """The task is a row of the upload's transaction, so a broker that is down at commit only
+    delays the processing: the relay's pass sends the row once the broker is back."""
+    with django_capture_on_commit_callbacks(execute=False):
+        response = user_client.post(
+            "/api/v1/media",
+            {"file": SimpleUploadedFile("a.png", image_bytes("PNG"), content_type="image/png")},
+            format="multipart",
+        )
+
+    assert response.status_code == 201, response.content
+    assert list(PendingTask.objects.values_list("name", "kwargs")) == [
+        ("media.process", {"asset_id": response.json()["id"]})
+    ]
+    assert MediaAsset.objects.get().status == "processing"

@@ -16,7 +16,7 @@ from config.celery import app
 from tests.media.factories import MediaAssetFactory
 from tests.media.files import stored_files
 from tests.media.images import image_bytes
-from tests.users.factories import ShopFactory
+from tests.shops.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

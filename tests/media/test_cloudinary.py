@@ -3,6 +3,7 @@
 
 import email
 import email.policy
+import re
 
 import cloudinary.utils
 import pytest
@@ -22,6 +23,7 @@ API_KEY = "123456789012345"
 API_SECRET = "s3cr3t-abc"
 UPLOAD_URL = f"https://api.cloudinary.com/v1_1/{CLOUD}/image/upload"
 DESTROY_URL = f"https://api.cloudinary.com/v1_1/{CLOUD}/image/destroy"
+DELIVERY = f"https://res.cloudinary.com/{CLOUD}/image/upload"
 
 
 @pytest.fixture
@@ -63,41 +65,52 @@ def assert_signed(fields: dict[str, str]) -> None:
 def test_upload_goes_to_cloudinary_with_signed_params_and_thumbnails_are_urls(
     cloudinary_backend, user, user_client, django_capture_on_commit_callbacks
 ):
+    original = jpeg_with_exif()
     cloudinary_backend.post(UPLOAD_URL, json={"public_id": "x", "version": 1, "format": "jpg"})
+    cloudinary_backend.post(DESTROY_URL, json={"result": "ok"})
+    cloudinary_backend.get(re.compile(rf"{re.escape(DELIVERY)}/v1/incoming/.*"), body=original)
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         response = user_client.post(
             "/api/v1/media",
-            {"file": SimpleUploadedFile("me.jpg", jpeg_with_exif(), content_type="image/jpeg")},
+            {"file": SimpleUploadedFile("me.jpg", original, content_type="image/jpeg")},
             format="multipart",
         )
 
     assert response.status_code == 201, response.content
+    assert response.json()["status"] == "processing"
     asset = MediaAsset.objects.get(pk=response.json()["id"])
     public_id = asset.storage_key.rsplit(".", 1)[0]
-    [call] = cloudinary_backend.calls
-    assert call.request.url == UPLOAD_URL
-    fields, files = multipart_fields(call.request)
+    incoming, fetch, cleaned, destroy = cloudinary_backend.calls
+    # The upload as it came waits under an incoming name for the worker.
+    fields, files = multipart_fields(incoming.request)
+    assert fields["public_id"] == f"incoming/{public_id}"
+    assert files["file"] == original
+    assert fetch.request.url == f"{DELIVERY}/v1/incoming/{public_id}.jpg"
+    # The worker sends the cleaned bytes under the asset's key: upright, no EXIF.
+    fields, files = multipart_fields(cleaned.request)
+    assert cleaned.request.url == UPLOAD_URL
     assert fields["public_id"] == public_id
     assert fields["overwrite"] == "0"
     assert fields["unique_filename"] == "0"
     assert fields["timestamp"].isdigit()
     assert_signed(fields)
-    # The cleaned bytes are what is sent: upright, no EXIF.
     sent = decode(files["file"])
     assert sent.size == (20, 40)
     assert dict(sent.getexif()) == {}
-    # Thumbnails are Cloudinary transformations: no worker, ready at once.
-    assert callbacks == []
-    body = response.json()
+    # ... and destroys the incoming image.
+    assert destroy.request.url == DESTROY_URL
+    assert form_fields(destroy.request)["public_id"] == f"incoming/{public_id}"
+    # Thumbnails are Cloudinary transformations.
+    body = user_client.get(f"/api/v1/media/{asset.id}").json()
     assert body["status"] == "ready"
+    assert (body["width"], body["height"]) == (20, 40)
     assert asset.backend == "cloudinary"
-    base = f"https://res.cloudinary.com/{CLOUD}/image/upload"
     # The SDK adds the default version (v1) to foldered public ids.
-    assert body["url"] == f"{base}/v1/{public_id}.jpg"
+    assert body["url"] == f"{DELIVERY}/v1/{public_id}.jpg"
     assert body["thumbnails"] == {
-        "small": f"{base}/c_limit,h_150,w_150/v1/{public_id}.webp",
-        "medium": f"{base}/c_limit,h_600,w_600/v1/{public_id}.webp",
+        "small": f"{DELIVERY}/c_limit,h_150,w_150/v1/{public_id}.webp",
+        "medium": f"{DELIVERY}/c_limit,h_600,w_600/v1/{public_id}.webp",
     }
 
 
@@ -117,13 +130,13 @@ def test_delete_destroys_the_cloudinary_image_after_commit(
         response = user_client.delete(f"/api/v1/media/{asset_id}")
 
     assert response.status_code == 204
-    destroy = cloudinary_backend.calls[-1].request
-    assert destroy.url == DESTROY_URL
-    fields = form_fields(destroy)
-    assert fields["public_id"] == public_id
-    assert fields["invalidate"] == "1"
-    assert_signed(fields)
-    assert len(cloudinary_backend.calls) == 2  # one upload, one destroy (no thumbnails to delete)
+    destroyed = [form_fields(call.request) for call in cloudinary_backend.calls[1:]]
+    assert all(call.request.url == DESTROY_URL for call in cloudinary_backend.calls[1:])
+    # Still processing: its key (idempotent if never written) and the incoming image.
+    assert [fields["public_id"] for fields in destroyed] == [public_id, f"incoming/{public_id}"]
+    assert all(fields["invalidate"] == "1" for fields in destroyed)
+    for fields in destroyed:
+        assert_signed(fields)
 
 
 def test_a_cloudinary_outage_is_503_and_leaves_no_row(cloudinary_backend, user_client):

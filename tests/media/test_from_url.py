@@ -1,12 +1,15 @@
 """POST /api/v1/media/from-url: SSRF refusals before any connection, and real fetches over TLS."""
 
 import socket
+import ssl
+import threading
+import time
 
 import pytest
-import urllib3
 
 from apps.media.models import MediaAsset
-from apps.media.remote_fetch import address_is_public
+from apps.media.remote_fetch import NOT_PUBLIC, address_is_public
+from tests.assertions import assert_problem
 from tests.media.files import stored_files
 from tests.media.images import image_bytes, noisy_png
 from tests.media.tls_server import start_image_host
@@ -14,7 +17,6 @@ from tests.media.tls_server import start_image_host
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/media/from-url"
-PROBLEM = "application/problem+json"
 PUBLIC_IP = "93.184.215.14"  # what the fake DNS answers for the image host
 _real_getaddrinfo = socket.getaddrinfo
 
@@ -58,15 +60,8 @@ class NoConnections:
 @pytest.fixture
 def no_connections(monkeypatch):
     guard = NoConnections()
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", guard)
     monkeypatch.setattr(socket, "create_connection", guard)
     return guard
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    assert response.json()["code"] == code
 
 
 FORBIDDEN = {
@@ -113,6 +108,9 @@ def test_host_resolving_to_a_forbidden_address_is_refused_without_connecting(
     response = user_client.post(URL, {"url": "https://images.evil.example/cat.png"})
 
     assert_problem(response, 400, "media.forbidden_address")
+    # One answer for every form: nothing tells the caller what the name resolves to.
+    assert response.json()["detail"] == NOT_PUBLIC
+    assert not any(address in response.content.decode() for address in addresses)
     assert dns.queries == ["images.evil.example"]  # resolved once
     assert no_connections.attempts == []
     assert MediaAsset.objects.count() == 0
@@ -135,6 +133,24 @@ def test_literal_and_local_hosts_are_refused_without_connecting(user_client, no_
     response = user_client.post(URL, {"url": url})
 
     assert_problem(response, 400, "media.forbidden_address")
+    assert response.json()["detail"] == NOT_PUBLIC
+    assert no_connections.attempts == []
+
+
+def test_a_name_that_does_not_resolve_reads_like_a_private_one(
+    user_client, monkeypatch, no_connections
+):
+    """Otherwise the difference would tell which internal names exist."""
+
+    def no_such_name(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+
+    response = user_client.post(URL, {"url": "https://db.internal.example/x.png"})
+
+    assert_problem(response, 400, "media.forbidden_address")
+    assert response.json()["detail"] == NOT_PUBLIC
     assert no_connections.attempts == []
 
 
@@ -212,13 +228,13 @@ def network(image_host, monkeypatch, settings):
     dialed: list[tuple] = []
     real_create_connection = socket.create_connection
 
-    def route(address, timeout=None, source_address=None, socket_options=None):
+    def route(address, timeout=None, source_address=None, **options):
         dialed.append(address)
         if tuple(address) != (PUBLIC_IP, 443):
             raise AssertionError(f"dialed {address}, not the checked address")
         return real_create_connection(("127.0.0.1", image_host.port), timeout)
 
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", route)
+    monkeypatch.setattr(socket, "create_connection", route)
     return {"dns": dns, "dialed": dialed, "host": image_host}
 
 
@@ -235,7 +251,8 @@ def test_fetch_stores_the_image_like_an_upload(user, user_client, network, setti
     assert asset.owner == user
     assert asset.source_url == "https://images.example.com/pics/cat.png?size=big"
     assert asset.original_name == "cat.png"
-    assert (settings.MEDIA_ROOT / asset.storage_key).exists()
+    assert asset.status == "processing"  # the worker (after commit) verifies and cleans it
+    assert (settings.MEDIA_ROOT / "incoming" / asset.storage_key).read_bytes() == png
     # Dialed the checked address; TLS and HTTP still named the host.
     assert network["dialed"] == [(PUBLIC_IP, 443)]
     assert network["host"].server_names == ["images.example.com"]
@@ -330,3 +347,124 @@ def test_http_errors_and_non_images_are_refused(user_client, network, settings):
     )
     assert MediaAsset.objects.count() == 0
     assert stored_files(settings.MEDIA_ROOT) == []
+
+
+# --- the deadline holds across connect, TLS, redirects and headers ----------------------------
+
+
+class SlowHost:
+    """An HTTPS server on loopback, in this suite's port range (23000-23999), that answers every
+    request slowly in one of two ways: `trickle` sends the status line and then a header one
+    byte at a time, each well within the per-read timeout; `slow_redirect` waits just under the
+    timeout and redirects to the next path. Every loop is bounded, and the server stops with the
+    test."""
+
+    def __init__(self, directory, mode: str, step: float, limit: float = 8.0):
+        from tests.media.tls_server import make_certificates
+
+        self.ca_bundle, cert, key = make_certificates(directory, ["slow.example.com"])
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(cert, key)
+        self.mode, self.step, self.limit = mode, step, limit
+        self.requests = 0
+        self.listener = socket.socket()
+        for port in range(23000 + (threading.get_native_id() % 900), 24000):
+            try:
+                self.listener.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                continue
+        self.port = self.listener.getsockname()[1]
+        self.listener.listen(8)
+        self.listener.settimeout(0.2)
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        started = time.monotonic()
+        try:
+            with self.context.wrap_socket(conn, server_side=True) as tls:
+                request = tls.recv(4096)
+                self.requests += 1
+                if self.mode == "trickle":
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    while not self.stopped.is_set() and time.monotonic() - started < self.limit:
+                        tls.sendall(b"a")
+                        time.sleep(self.step)
+                else:
+                    time.sleep(self.step)
+                    path = request.split(b" ", 2)[1].decode()
+                    tls.sendall(
+                        f"HTTP/1.1 302 Found\r\nLocation: {path}x\r\n"
+                        "Content-Length: 0\r\n\r\n".encode()
+                    )
+        except OSError:
+            pass
+
+    def stop(self):
+        self.stopped.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def slow_network(monkeypatch, settings, tmp_path):
+    """A factory: route slow.example.com (a public address in DNS) to a SlowHost on loopback."""
+    hosts = []
+    monkeypatch.setattr(socket, "getaddrinfo", FakeDns({"slow.example.com": [PUBLIC_IP]}))
+    real_create_connection = socket.create_connection
+
+    def start(mode: str, step: float) -> SlowHost:
+        host = SlowHost(tmp_path, mode, step)
+        hosts.append(host)
+        settings.MEDIA_FETCH_CA_BUNDLE = str(host.ca_bundle)
+
+        def route(address, timeout=None, *args, **kwargs):
+            assert tuple(address) == (PUBLIC_IP, 443)
+            return real_create_connection(("127.0.0.1", host.port), timeout)
+
+        monkeypatch.setattr(socket, "create_connection", route)
+        return host
+
+    yield start
+    for host in hosts:
+        host.stop()
+
+
+def test_headers_trickled_byte_by_byte_cannot_outlast_the_deadline(
+    user_client, settings, slow_network
+):
+    """Each byte comes well within the 0.5 s read timeout; the whole fetch still ends at its
+    1 s deadline (the deadline used to be checked only while reading the body)."""
+    settings.MEDIA_FETCH_TIMEOUT = 0.5
+    slow_network("trickle", step=0.05)
+
+    started = time.monotonic()
+    response = user_client.post(URL, {"url": "https://slow.example.com/cat.png"})
+    elapsed = time.monotonic() - started
+
+    assert_problem(response, 400, "media.fetch_failed")
+    assert response.json()["detail"] == "slow.example.com took too long to answer (at most 1 s)."
+    assert elapsed < 3  # the deadline plus scheduling slack, far below the 8 s of trickle
+    assert MediaAsset.objects.count() == 0
+
+
+def test_redirect_hops_each_within_the_timeout_cannot_outlast_the_deadline(
+    user_client, settings, slow_network
+):
+    """Three hops of 0.4 s each (under the 0.5 s timeout) exceed the fetch's 1 s deadline."""
+    settings.MEDIA_FETCH_TIMEOUT = 0.5
+    host = slow_network("slow_redirect", step=0.4)
+
+    response = user_client.post(URL, {"url": "https://slow.example.com/a"})
+
+    assert_problem(response, 400, "media.fetch_failed")
+    assert response.json()["detail"] == "slow.example.com took too long to answer (at most 1 s)."
+    assert host.requests == 3  # the third hop ran into the deadline; no fourth was made

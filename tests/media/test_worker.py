@@ -4,7 +4,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.media.models import MediaAsset
-from apps.media.tasks import make_thumbnails_task
+from apps.media.tasks import process_asset_task
 from tests.brokers import wait_for
 from tests.conftest import auth_client
 from tests.media.files import stored_files
@@ -40,7 +40,7 @@ def test_thumbnails_are_produced_by_a_real_worker_run(celery_worker_real, settin
 
     # Delivered again (a redelivery after a crash, a DLQ replay): nothing changes.
     files, updated_at = stored_files(settings.MEDIA_ROOT), asset.updated_at
-    result = make_thumbnails_task.apply_async(args=[asset_id])
+    result = process_asset_task.apply_async(args=[asset_id])
     assert result.get(timeout=30) == "ready"
     asset.refresh_from_db()
     assert asset.updated_at == updated_at

@@ -162,6 +162,76 @@ def test_preferences_reject_unknown_type_with_pointer(user, user_client):
     assert not NotificationPreference.objects.filter(user=user).exists()
 
 
+ALL_PAIRS = [(t, c) for t in NotificationType.values for c in Channel.values]
+
+
+def test_preferences_patch_is_capped_at_the_number_of_pairs(user, user_client):
+    """Every pair once is the longest meaningful list; one more is refused before any work."""
+    too_many = [{"type": t, "channel": c, "enabled": False} for t, c in ALL_PAIRS]
+    too_many.append({"type": "order.placed", "channel": "email", "enabled": True})
+
+    response = user_client.patch(
+        "/api/v1/notifications/preferences", {"preferences": too_many}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {
+            "pointer": "/preferences",
+            "code": "max_length",
+            "detail": f"Ensure this field has no more than {len(ALL_PAIRS)} elements.",
+        }
+    ]
+    assert not NotificationPreference.objects.filter(user=user).exists()
+
+
+def test_preferences_patch_refuses_a_repeated_pair_at_each_repeat(user, user_client):
+    NotificationPreference.objects.create(
+        user=user, type="order.placed", channel="email", enabled=True
+    )
+    changes = [
+        {"type": "order.placed", "channel": "email", "enabled": False},
+        {"type": "order.placed", "channel": "in_app", "enabled": False},
+        {"type": "order.placed", "channel": "email", "enabled": True},
+        {"type": "order.placed", "channel": "in_app", "enabled": True},
+    ]
+
+    response = user_client.patch(
+        "/api/v1/notifications/preferences", {"preferences": changes}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert [(e["pointer"], e["code"]) for e in response.json()["errors"]] == [
+        ("/preferences/2", "duplicate"),
+        ("/preferences/3", "duplicate"),
+    ]
+    assert list(
+        NotificationPreference.objects.filter(user=user).values_list("channel", "enabled")
+    ) == [("email", True)]
+
+
+def test_preferences_patch_of_every_pair_is_one_write_statement(
+    user, user_client, django_assert_num_queries
+):
+    """The caller, one upsert, the read-back: the same three queries for 1 or all pairs, whether
+    the rows exist or not."""
+    NotificationPreference.objects.create(
+        user=user, type="order.placed", channel="email", enabled=True
+    )
+    changes = [{"type": t, "channel": c, "enabled": False} for t, c in ALL_PAIRS]
+
+    with django_assert_num_queries(3):
+        response = user_client.patch(
+            "/api/v1/notifications/preferences", {"preferences": changes}, format="json"
+        )
+
+    assert response.status_code == 200
+    assert not any(p["enabled"] for p in response.json()["preferences"])
+    assert NotificationPreference.objects.filter(user=user).count() == len(ALL_PAIRS)
+    assert not NotificationPreference.objects.filter(user=user, enabled=True).exists()
+
+
 def test_stream_ticket_is_issued(user_client):
     response = user_client.post("/api/v1/notifications/stream-ticket")
     assert response.status_code == 201
@@ -190,3 +260,17 @@ def test_stream_replay_ignores_a_last_event_id_that_is_not_an_id():
     assert missed_since(recipient, "not-a-uuid") == []
     assert missed_since(recipient, "") == []
     assert [n["id"] for n in missed_since(recipient, str(seen.pk))] == [str(later.pk)]
+
+
+def test_the_wsgi_app_does_not_serve_the_stream(user_client):
+    """The test client is WSGI, as gunicorn and runserver are: an open stream there would hold a
+    worker thread, so the path points to the stream service instead (the ticket is not used)."""
+    ticket = user_client.post("/api/v1/notifications/stream-ticket").json()["ticket"]
+    response = user_client.get(f"/api/v1/notifications/stream?ticket={ticket}")
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "notification.stream_unavailable"
+    assert "uvicorn config.asgi:application" in response.json()["detail"]
+    from apps.notifications.stream import stream_ticket_consume
+
+    assert stream_ticket_consume(ticket) is not None

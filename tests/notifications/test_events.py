@@ -8,8 +8,9 @@ from django.core import mail
 from apps.events import emit
 from apps.notifications.models import EmailDelivery, Notification, NotificationPreference
 from apps.notifications.tasks import notify_event
-from apps.users.models import ShopFollow
-from tests.users.factories import ShopFactory, UserFactory
+from apps.shops.models import ShopFollow
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from apps.notifications import tasks
 from apps.notifications.models import Announcement, Notification
 from apps.notifications.services import announcement_send
-from apps.users.models import ShopFollow
-from tests.users.factories import ShopFactory
+from apps.shops.models import ShopFollow
+from tests.shops.factories import ShopFactory
 
 pytestmark = pytest.mark.django_db
 

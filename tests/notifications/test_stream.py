@@ -8,10 +8,12 @@ import pytest
 import requests
 import uvicorn
 from django.core.cache import cache
+from rest_framework_simplejwt.state import token_backend
 
 from apps.notifications.models import Notification
 from apps.notifications.services import notifications_deliver
 from apps.notifications.stream import _ticket_key, stream_ticket_issue
+from apps.users.services import session_revoke, session_revoke_all, session_tokens_issue
 from tests.services import need_redis
 from tests.users.factories import UserFactory
 
@@ -148,3 +150,74 @@ def test_expired_or_unknown_ticket_is_rejected(asgi_server):
         f"{asgi_server}/api/v1/notifications/stream", params={"ticket": "nope"}, timeout=5
     )
     assert unknown.status_code == 401
+
+
+def open_stream(server: str, ticket: str):
+    response = requests.get(
+        f"{server}/api/v1/notifications/stream",
+        params={"ticket": ticket},
+        stream=True,
+        timeout=(5, 10),
+    )
+    assert response.status_code == 200
+    lines = response.iter_lines(decode_unicode=True)
+    assert next(lines) == "retry: 3000"
+    assert next(lines) == ": connected"
+    return response, lines
+
+
+def ends_revoked(lines) -> bool:
+    """The stream says `revoked` and ends well before a heartbeat would have re-checked (15 s):
+    the revocation itself reached it. (A heartbeat comment may come first: the stream sends one
+    when its subscription is confirmed.)"""
+    started = time.monotonic()
+    events = [line for line in lines if line and not line.startswith(":")]
+    assert time.monotonic() - started < 10
+    assert events == ["event: revoked", 'data: {"detail": "The session ended."}'], events
+    return True
+
+
+def session_stream(server: str, user):
+    tokens = session_tokens_issue(user=user)
+    claims = token_backend.decode(tokens["access"])
+    response, lines = open_stream(server, stream_ticket_issue(user=user, token=claims))
+    return tokens, response, lines
+
+
+def test_logout_all_ends_the_open_streams_at_once(asgi_server):
+    user = UserFactory()
+    _, first, first_lines = session_stream(asgi_server, user)
+    _, second, second_lines = session_stream(asgi_server, user)
+
+    session_revoke_all(user=user)
+
+    with first, second:
+        assert ends_revoked(first_lines)
+        assert ends_revoked(second_lines)
+
+
+def test_logout_ends_its_own_sessions_stream_only(asgi_server):
+    user = UserFactory()
+    ended, first, first_lines = session_stream(asgi_server, user)
+    _, second, _ = session_stream(asgi_server, user)
+
+    session_revoke(user=user, raw_refresh=ended["refresh"])
+
+    with first:
+        assert ends_revoked(first_lines)
+    with second:
+        # the other session's stream goes on and gets what is delivered next
+        mine = deliver(user, "still here")
+        event_id, _ = read_until_data(second)
+        assert event_id == str(mine.pk)
+
+
+def test_deactivation_ends_the_open_streams_at_once(asgi_server):
+    user = UserFactory()
+    _, response, lines = session_stream(asgi_server, user)
+
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    with response:
+        assert ends_revoked(lines)

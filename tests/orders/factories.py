@@ -7,7 +7,8 @@ from apps.orders.models import Checkout, Order
 from apps.orders.pricing import CodeInput, ItemInput
 from apps.orders.services import order_place, order_transition
 from tests.cart.factories import stocked_variant
-from tests.users.factories import ShopFactory, UserFactory, address_payload
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory, address_payload
 
 __all__ = [
     "ShopFactory",

@@ -217,3 +217,42 @@ def test_cancels_and_placements_sharing_a_code_and_a_variant_do_not_deadlock():
     assert Discount.objects.get().uses_count == 10
     assert StockItem.objects.get(variant=variant).reserved == 10
     _check_constraints_hold()
+
+
+def test_concurrent_placements_of_one_buyer_cannot_pass_the_open_unpaid_cap(settings):
+    """Each placement counts the buyer's open orders after locking the buyer's row: of eight
+    racing placements by one buyer with room for three more orders, exactly three pass."""
+    need_postgres()
+    settings.ORDER_MAX_OPEN_UNPAID = 4
+    settings.ORDER_MAX_UNITS_PER_VARIANT = 0
+    buyer = UserFactory()
+    client = auth_client(buyer)
+    held = stocked_variant(on_hand=10)
+    assert client.post(ORDERS, _body((held, 1)), format="json").status_code == 201
+    variants = [stocked_variant(on_hand=10, shop=ShopFactory()) for _ in range(8)]
+
+    responses = _race([(auth_client(buyer), _body((variant, 1))) for variant in variants])
+
+    assert Counter(r.status_code for r in responses) == {201: 3, 422: 5}
+    assert {r.json()["code"] for r in responses if r.status_code == 422} == {
+        "order.too_many_open_orders"
+    }
+    assert Order.objects.filter(buyer=buyer).count() == 4
+    _check_constraints_hold()
+
+
+def test_concurrent_placements_of_one_buyer_cannot_pass_the_units_cap(settings):
+    need_postgres()
+    settings.ORDER_MAX_OPEN_UNPAID = 0
+    settings.ORDER_MAX_UNITS_PER_VARIANT = 5
+    buyer = UserFactory()
+    variant = stocked_variant(on_hand=100)
+
+    responses = _race([(auth_client(buyer), _body((variant, 2))) for _ in range(6)])
+
+    assert Counter(r.status_code for r in responses) == {201: 2, 422: 4}
+    assert {r.json()["code"] for r in responses if r.status_code == 422} == {
+        "order.variant_quantity_limit"
+    }
+    assert StockItem.objects.get(variant=variant).reserved == 4
+    _check_constraints_hold()

@@ -5,7 +5,7 @@ import pytest
 
 from apps.catalog.models import Product
 from apps.reviews.models import Review
-from apps.users.models import Shop
+from apps.shops.models import Shop
 from tests.reviews.factories import ProductFactory
 from tests.users.factories import UserFactory
 

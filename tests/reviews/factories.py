@@ -8,7 +8,8 @@ import factory
 from apps.orders.models import Checkout, Order, OrderLine
 from apps.reviews.models import Review
 from tests.catalog.factories import ProductFactory
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 __all__ = ["ProductFactory", "ReviewFactory", "delivered_line"]
 

@@ -4,13 +4,12 @@ import pytest
 
 from apps.reviews import services
 from apps.reviews.models import Comment
+from tests.assertions import assert_problem
 from tests.conftest import auth_client
 from tests.reviews.factories import ProductFactory
 from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-PROBLEM = "application/problem+json"
 
 
 def comments_url(product) -> str:
@@ -21,15 +20,6 @@ def add(product, author, body="hi", parent=None) -> Comment:
     return services.comment_create(
         product_id=product.pk, author=author, body=body, parent_id=parent.pk if parent else None
     )
-
-
-def assert_problem(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    if code:
-        assert body["code"] == code
-    return body
 
 
 def test_post_comment_and_reply(product, user, user_client):

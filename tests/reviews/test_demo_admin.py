@@ -38,6 +38,25 @@ def test_demo_seed_is_idempotent():
     assert Comment.objects.find_problems() == ([], [], [], [], [])
 
 
+def test_demo_seed_with_purchases_required_reviews_only_what_reviewers_received(settings):
+    """The production-like stack seeds the demo with REVIEWS_REQUIRE_PURCHASE on: the reviewers
+    without a delivered order are skipped instead of failing the seed."""
+    from tests.reviews.factories import delivered_line
+
+    settings.REVIEWS_REQUIRE_PURCHASE = True
+    products = ProductFactory.create_batch(3)
+    casey = UserFactory(email="customer@example.com")
+    delivered_line(buyer=casey, product=products[0])
+
+    demo.seed(io.StringIO())
+
+    assert list(Review.objects.values_list("author__email", "product_id")) == [
+        ("customer@example.com", products[0].pk)
+    ]
+    assert Review.objects.get().verified_purchase is True
+    assert Comment.objects.count() == 5
+
+
 def _request(user):
     request = RequestFactory().post("/admin/")
     request.user = user

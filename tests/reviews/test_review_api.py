@@ -6,14 +6,13 @@ import pytest
 from apps.core.throttling import PostContentThrottle
 from apps.reviews import services
 from apps.reviews.models import Review
+from tests.assertions import assert_problem
 from tests.conftest import auth_client
 from tests.reviews.conftest import assert_rating_consistent
 from tests.reviews.factories import ProductFactory, ReviewFactory, delivered_line
 from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-PROBLEM = "application/problem+json"
 
 
 def reviews_url(product) -> str:
@@ -22,15 +21,6 @@ def reviews_url(product) -> str:
 
 def review_url(review) -> str:
     return f"/api/v1/reviews/{review.pk}"
-
-
-def assert_problem(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    if code:
-        assert body["code"] == code
-    return body
 
 
 def test_create_review(product, user, user_client):

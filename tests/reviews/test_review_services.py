@@ -1,4 +1,8 @@
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -258,3 +262,22 @@ def test_rating_refresh_bumps_product_cache(product, django_capture_on_commit_ca
     from django.core.cache import cache
 
     assert cache.get(key) != before
+
+
+def test_purchase_is_required_by_default_except_in_the_demo_settings():
+    """Production (base) requires a delivered order to review; the embedded demo (dev), whose
+    seeded reviewers bought nothing, does not. Read in a fresh interpreter without the variable."""
+    env = {k: v for k, v in os.environ.items() if k != "REVIEWS_REQUIRE_PURCHASE"}
+    script = (
+        "import config.settings.base as base, config.settings.dev as dev;"
+        "print(base.REVIEWS_REQUIRE_PURCHASE, dev.REVIEWS_REQUIRE_PURCHASE)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["True", "False"]

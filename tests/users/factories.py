@@ -1,7 +1,6 @@
 import factory
-from django.utils.text import slugify
 
-from apps.users.models import Address, Shop, User
+from apps.users.models import Address, User
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -19,16 +18,6 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
-
-
-class ShopFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Shop
-
-    owner = factory.SubFactory(UserFactory)
-    name = factory.Sequence(lambda n: f"Shop {n}")
-    slug = factory.LazyAttribute(lambda o: slugify(o.name))
-    description = "A fine shop."
 
 
 class AddressFactory(factory.django.DjangoModelFactory):

@@ -2,9 +2,10 @@ import pytest
 from django.test import Client
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.users.models import ApiKey, Shop, User
-from apps.users.services import api_key_create, shop_follow
-from tests.users.factories import AddressFactory, ShopFactory, UserFactory
+from apps.users.models import ApiKey, User
+from apps.users.services import api_key_create
+from tests.shops.factories import ShopFactory
+from tests.users.factories import AddressFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,15 +23,11 @@ def admin_client():
         "/admin/users/user/",
         "/admin/users/user/?q=example",
         "/admin/users/user/add/",
-        "/admin/users/shop/?q=shop",
         "/admin/users/address/",
-        "/admin/users/shopfollow/",
         "/admin/users/apikey/?revoked_at__isempty=1",
     ],
 )
 def test_admin_pages_render(admin_client, path):
-    shop = ShopFactory()
-    shop_follow(shop=shop, user=UserFactory())
     AddressFactory()
     api_key_create(name="k")
     assert admin_client.get(path).status_code == 200
@@ -41,7 +38,6 @@ def test_admin_change_pages_render(admin_client):
     key, _ = api_key_create(name="k")
     for path in (
         f"/admin/users/user/{shop.owner.pk}/change/",
-        f"/admin/users/shop/{shop.pk}/change/",
         f"/admin/users/apikey/{key.pk}/change/",
     ):
         assert admin_client.get(path).status_code == 200
@@ -90,33 +86,3 @@ def test_admin_sign_out_everywhere_action(admin_client):
     from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
     assert not OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).exists()
-
-
-def test_admin_adds_a_shop_through_shop_create(admin_client):
-    owner = UserFactory()
-    response = admin_client.post(
-        "/admin/users/shop/add/",
-        {
-            "owner": str(owner.pk),
-            "name": "Corner Store",
-            "description": "Open late",
-            "shipping_fee": "4.50",
-            "free_shipping_threshold": "",
-            "status": "active",
-        },
-    )
-    assert response.status_code == 302, response.content
-
-    shop = Shop.objects.get(owner=owner)
-    assert (shop.name, shop.slug, str(shop.shipping_fee)) == (
-        "Corner Store",
-        "corner-store",
-        "4.50",
-    )
-    # a second shop for the same owner is refused on the form, nothing saved
-    again = admin_client.post(
-        "/admin/users/shop/add/",
-        {"owner": str(owner.pk), "name": "Second", "shipping_fee": "0", "status": "active"},
-    )
-    assert again.status_code == 200
-    assert Shop.objects.filter(owner=owner).count() == 1

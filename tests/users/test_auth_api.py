@@ -6,9 +6,10 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from apps.users.models import User
+from tests.assertions import assert_problem, pointers
 from tests.conftest import auth_client
-from tests.users.assertions import assert_problem, pointers
-from tests.users.factories import DEFAULT_PASSWORD, ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,7 @@ def test_signup_creates_user_and_returns_tokens(api_client):
         "phone": "",
         "roles": ["customer"],
         "shop": None,
+        "email_verified": False,
     }
     me = APIClient()
     me.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access']}")
@@ -69,6 +71,16 @@ def test_signup_weak_password_is_400_with_pointer(api_client, password, code):
     body = assert_problem(response, 400, "invalid")
     assert pointers(body) == {"/password"}
     assert code in {error["code"] for error in body["errors"]}
+    assert not User.objects.exists()
+
+
+def test_signup_refuses_a_name_that_is_not_one_line(api_client):
+    response = api_client.post(
+        "/api/v1/auth/signup",
+        {"email": "neo@example.com", "password": STRONG, "name": "Neo\r\nX-Injected: 1"},
+    )
+    body = assert_problem(response, 400, "invalid")
+    assert [(e["pointer"], e["code"]) for e in body["errors"]] == [("/name", "control_characters")]
     assert not User.objects.exists()
 
 
@@ -127,10 +139,11 @@ def test_login_inactive_user_is_401(api_client):
     assert_problem(login(api_client, "gone@example.com"), 401, "auth.invalid_credentials")
 
 
-def test_login_is_throttled_per_email(api_client):
+def test_failures_from_other_addresses_do_not_lock_the_owner_out(api_client):
+    # The per-email throttle this replaced let anyone lock an owner out: ten wrong passwords from
+    # ten addresses refused the owner's right one. Failures now count per (email, address).
     UserFactory(email="victim@example.com")
     for number in range(10):
-        # a different IP each time: only the per-email counter can stop this
         response = api_client.post(
             "/api/v1/auth/login",
             {"email": "victim@example.com", "password": "guess"},
@@ -142,9 +155,7 @@ def test_login_is_throttled_per_email(api_client):
         {"email": "victim@example.com", "password": DEFAULT_PASSWORD},
         REMOTE_ADDR="10.0.0.99",
     )
-    body = assert_problem(response, 429, "throttled")
-    assert int(response["Retry-After"]) >= 1
-    assert body["retry_after"] >= 1
+    assert response.status_code == 200
 
 
 def test_login_is_throttled_per_ip(api_client):

@@ -7,15 +7,13 @@ import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
-from apps.users.models import Shop, ShopFollow, User
-from apps.users.services import (
-    session_refresh,
-    session_revoke_all,
-    session_tokens_issue,
-    shop_follow,
-)
+from apps.shops.models import Shop, ShopFollow
+from apps.shops.services import shop_follow
+from apps.users.models import User
+from apps.users.services import session_refresh, session_revoke_all, session_tokens_issue
 from tests.services import need_postgres
-from tests.users.factories import ShopFactory, UserFactory
+from tests.shops.factories import ShopFactory
+from tests.users.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,8 +88,8 @@ def test_concurrent_follows_count_once():
 
 def test_concurrent_shop_creates_for_one_owner_make_one_shop():
     need_postgres()
-    from apps.users.errors import ShopAlreadyExists
-    from apps.users.services import shop_create
+    from apps.shops.errors import ShopAlreadyExists
+    from apps.shops.services import shop_create
 
     owner = UserFactory()
     results = race(*(lambda n=n: shop_create(owner=owner, name=f"Race {n}") for n in range(3)))
@@ -129,3 +127,48 @@ def test_a_refresh_racing_a_logout_of_its_session_leaves_nothing_alive():
     # the other session lives on
     other = session_refresh(raw_refresh=other)["refresh"]
     assert session_refresh(raw_refresh=other)["refresh"]
+
+
+def test_concurrent_logouts_of_one_user_each_end_their_access_tokens():
+    need_postgres()
+    from rest_framework_simplejwt.state import token_backend
+
+    from apps.core.authentication import token_session
+    from apps.users.services import session_revoke
+
+    user = UserFactory()
+    sessions = [session_tokens_issue(user=user) for _ in range(4)]
+
+    results = race(
+        *(
+            lambda tokens=tokens: session_revoke(
+                user=User.objects.get(pk=user.pk), raw_refresh=tokens["refresh"]
+            )
+            for tokens in sessions
+        )
+    )
+
+    assert results == [None] * 4
+    user.refresh_from_db()
+    assert set(user.tokens_ended_sessions) == {
+        token_session(token_backend.decode(tokens["refresh"])) for tokens in sessions
+    }
+    for tokens in sessions:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_logout_racing_logout_all_neither_deadlocks_nor_fails():
+    need_postgres()
+    from apps.users.services import session_revoke
+
+    user = UserFactory()
+    for _ in range(5):
+        held = session_tokens_issue(user=user)["refresh"]
+        results = race(
+            lambda held=held: session_revoke(user=User.objects.get(pk=user.pk), raw_refresh=held),
+            lambda: session_revoke_all(user=User.objects.get(pk=user.pk)),
+        )
+        assert results[0] is None, results
+        assert isinstance(results[1], int), results

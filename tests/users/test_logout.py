@@ -1,7 +1,8 @@
 """Logout ends one session, and only that one.
 
-`auth/logout` records the session id of the presented refresh token (`EndedSession`) and
-blacklists the session's refresh tokens. From then on every refresh token of that session, the
+`auth/logout` records the session id of the presented refresh token (`EndedSession`, and on the
+user row for its access tokens) and blacklists the session's refresh tokens. Its access tokens are
+refused at once. From then on every refresh token of that session, the
 presented one, an older rotated one or one a rotation racing the logout issued, is refused with
 401 `auth.token_revoked`, never treated as reuse: the account's other sessions go on.
 """
@@ -11,6 +12,7 @@ import uuid
 
 import pytest
 from django.utils import timezone
+from freezegun import freeze_time
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -20,7 +22,7 @@ from apps.core.errors import InvalidInput
 from apps.users.models import EndedSession, User
 from apps.users.services import SessionRefreshToken, session_revoke, sessions_prune
 from apps.users.tasks import prune_sessions
-from tests.users.assertions import assert_problem, pointers
+from tests.assertions import assert_problem, pointers
 from tests.users.factories import UserFactory
 from tests.users.sessions import bearer, login, refresh
 
@@ -138,18 +140,41 @@ def test_logout_of_a_token_from_before_sessions_ends_that_token_only(user):
     assert refresh(other["refresh"]).status_code == 200
 
 
-def test_logout_keeps_the_sessions_access_tokens_until_they_expire(user):
+def test_logout_ends_the_sessions_access_tokens_at_once_and_no_other(user):
     one = login(user.email)
-    assert logout(one["access"], one["refresh"]).status_code == 204
-    assert bearer(one["access"]).get("/api/v1/me").status_code == 200
+    one_rotated = refresh(one["refresh"]).json()
+    other = login(user.email)
+
+    assert logout(one_rotated["access"], one_rotated["refresh"]).status_code == 204
+
+    for access in (one["access"], one_rotated["access"]):  # every access token of the session
+        assert_problem(bearer(access).get("/api/v1/me"), 401, "auth.token_revoked")
+    assert bearer(other["access"]).get("/api/v1/me").status_code == 200
+    user.refresh_from_db()
+    assert set(user.tokens_ended_sessions) == {sid(one["refresh"])}
 
 
 def test_logout_twice_records_the_session_once(user):
     one = login(user.email)
+    other = login(user.email)
     assert logout(one["access"], one["refresh"]).status_code == 204
-    assert logout(one["access"], one["refresh"]).status_code == 204
+    # its access token is refused now: the second logout comes from another session
+    assert logout(other["access"], one["refresh"]).status_code == 204
     assert EndedSession.objects.count() == 1
     assert BlacklistedToken.objects.count() == 1
+    user.refresh_from_db()
+    assert len(user.tokens_ended_sessions) == 1
+
+
+def test_ended_sessions_older_than_an_access_token_are_forgotten(user):
+    first = login(user.email)
+    logout(first["access"], first["refresh"])
+    with freeze_time(dt.timedelta(minutes=11)):  # JWT_ACCESS_MINUTES is 10
+        second = login(user.email)
+        assert logout(second["access"], second["refresh"]).status_code == 204
+    user.refresh_from_db()
+    second_sid = token_backend.decode(second["refresh"], verify=False)["sid"]  # issued "later"
+    assert set(user.tokens_ended_sessions) == {second_sid}
 
 
 def test_reuse_of_a_rotated_token_of_a_live_session_is_still_theft(user):

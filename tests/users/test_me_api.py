@@ -3,9 +3,10 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from apps.users.models import Address
+from tests.assertions import assert_problem, pointers
 from tests.conftest import auth_client
-from tests.users.assertions import assert_problem, pointers
-from tests.users.factories import DEFAULT_PASSWORD, AddressFactory, ShopFactory, address_payload
+from tests.shops.factories import ShopFactory
+from tests.users.factories import DEFAULT_PASSWORD, AddressFactory, address_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +23,7 @@ def test_me_returns_profile(user, user_client):
         "phone": "",
         "roles": ["customer"],
         "shop": None,
+        "email_verified": False,
     }
 
 
@@ -89,6 +91,15 @@ def test_me_patch_bad_phone_is_400_and_changes_nothing(user, user_client):
     name = user.name
     user.refresh_from_db()
     assert user.name == name
+
+
+@pytest.mark.parametrize("name", ["Ann\nLee", "Ann\rLee", "Ann\x1bLee", "Ann\u2029Lee"])
+def test_me_patch_refuses_a_name_that_is_not_one_line(user, user_client, name):
+    response = user_client.patch("/api/v1/me", {"name": name}, format="json")
+    body = assert_problem(response, 400, "invalid")
+    assert [(e["pointer"], e["code"]) for e in body["errors"]] == [("/name", "control_characters")]
+    user.refresh_from_db()
+    assert user.name != name
 
 
 def test_me_patch_requires_authentication(api_client):
@@ -191,6 +202,12 @@ def test_address_new_default_unsets_the_old_one(user, user_client):
         ({"name": ""}, "/name", "blank"),
         ({"line1": None}, "/line1", "null"),
         ({"postal_code": "x" * 21}, "/postal_code", "max_length"),
+        ({"name": "Ann\r\nBcc: x@example.com"}, "/name", "control_characters"),
+        ({"line1": "1 Main St\nApt 2"}, "/line1", "control_characters"),
+        ({"line2": "Apt\t2"}, "/line2", "control_characters"),
+        ({"city": "Spring\x01field"}, "/city", "control_characters"),
+        ({"state": "O\x85R"}, "/state", "control_characters"),
+        ({"postal_code": "12\n345"}, "/postal_code", "control_characters"),
     ],
 )
 def test_address_validation(user, user_client, overrides, pointer, code):

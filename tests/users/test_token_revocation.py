@@ -23,7 +23,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.users.models import User
 from apps.users.services import password_reset_link, session_revoke_all
-from tests.users.assertions import assert_problem
+from tests.assertions import assert_problem
 from tests.users.factories import DEFAULT_PASSWORD, UserFactory
 from tests.users.sessions import bearer, login, refresh
 

@@ -46,7 +46,10 @@ class CartShopGroupOutput(serializers.Serializer):
 
 
 class CartOutput(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = serializers.UUIDField(
+        allow_null=True,
+        help_text="null for a guest without a cart yet: the first added line creates it",
+    )
     token = serializers.CharField(
         required=False, help_text="guest carts only: send it back as X-Cart-Token"
     )

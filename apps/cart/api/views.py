@@ -3,6 +3,7 @@ from uuid import UUID
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,8 +11,10 @@ from rest_framework.views import APIView
 from apps.cart import errors, services
 from apps.cart.api.serializers import CartItemAddInput, CartItemUpdateInput, CartOutput
 from apps.cart.models import Cart
-from apps.cart.selectors import cart_summary
-from apps.core.openapi import problem_responses
+from apps.cart.selectors import cart_summary, cart_summary_empty
+from apps.catalog.demo import EXAMPLE_VARIANT_ID
+from apps.core.errors import field_error
+from apps.core.openapi import demo_example, problem_responses
 from apps.core.permissions import IsAuthenticatedUser
 from apps.users.request_user import request_user
 
@@ -40,10 +43,10 @@ def _cart(request: Request) -> Cart:
 
 
 def _existing_cart(request: Request) -> Cart | None:
+    """The caller's cart, None for a guest whose token names no cart: reads never create one."""
     if request.user.is_authenticated:
         return services.cart_get_for_user(user=request.user)
-    token = _token(request)
-    return Cart.objects.filter(token=token, user__isnull=True).first() if token else None
+    return services.cart_find_for_guest(token=_token(request))
 
 
 def _cart_response(cart: Cart, status_code: int = status.HTTP_200_OK) -> Response:
@@ -58,13 +61,36 @@ def _cart_response(cart: Cart, status_code: int = status.HTTP_200_OK) -> Respons
 
 
 class CartApi(APIView):
-    permission_classes: list = []
+    permission_classes = [AllowAny]  # guests too
 
-    @extend_schema(operation_id="cart_retrieve", parameters=[TOKEN_PARAMETER], responses=CartOutput)
+    @extend_schema(
+        operation_id="cart_retrieve",
+        summary="Get the cart",
+        description=(
+            "The caller's cart with current prices, grouped by shop. A signed-in user gets their "
+            "own cart; a guest gets the cart of `X-Cart-Token`. A guest without a cart (no "
+            "token, or one that names no cart) gets an empty cart with `id: null` and no token, "
+            "and nothing is stored: the first `POST /cart/items` creates the cart and hands out "
+            "its token in the `X-Cart-Token` response header and in `token`."
+        ),
+        parameters=[TOKEN_PARAMETER],
+        responses=CartOutput,
+    )
     def get(self, request: Request) -> Response:
-        return _cart_response(_cart(request))
+        cart = _existing_cart(request)
+        if cart is None:  # no token, or an unknown one: the first added line creates the cart
+            return Response(CartOutput(cart_summary_empty()).data)
+        return _cart_response(cart)
 
-    @extend_schema(operation_id="cart_clear", parameters=[TOKEN_PARAMETER], responses={204: None})
+    @extend_schema(
+        operation_id="cart_clear",
+        summary="Empty the cart",
+        description=(
+            "Remove every line of the caller's cart (a guest's: the cart of `X-Cart-Token`)."
+        ),
+        parameters=[TOKEN_PARAMETER],
+        responses={204: None},
+    )
     def delete(self, request: Request) -> Response:
         cart = _existing_cart(request)
         if cart is not None:
@@ -73,10 +99,26 @@ class CartApi(APIView):
 
 
 class CartItemListApi(APIView):
-    permission_classes: list = []
+    permission_classes = [AllowAny]  # guests too
 
     @extend_schema(
         operation_id="cart_items_add",
+        examples=[
+            demo_example(
+                "Two speakers",
+                {"variant_id": str(EXAMPLE_VARIANT_ID), "quantity": 2},
+                login=None,
+                summary="Two units of a demo speaker (as a guest)",
+            )
+        ],
+        summary="Add a variant to the cart",
+        description=(
+            "Adds `quantity` units of a published variant, to an existing line of the same "
+            "variant if there is one. A guest without `X-Cart-Token` gets a new cart: keep the "
+            "`X-Cart-Token` response header for the next calls. A line holds at most "
+            "CART_MAX_LINE_QUANTITY units (99 by default; 422 `cart.line_quantity_limit`) and "
+            "never more than is available (409 `inventory.insufficient_stock`)."
+        ),
         parameters=[TOKEN_PARAMETER],
         request=CartItemAddInput,
         responses={
@@ -99,7 +141,7 @@ class CartItemListApi(APIView):
 
 
 class CartItemDetailApi(APIView):
-    permission_classes: list = []
+    permission_classes = [AllowAny]  # guests too
 
     def _cart_or_404(self, request: Request) -> Cart:
         cart = _existing_cart(request)
@@ -109,6 +151,8 @@ class CartItemDetailApi(APIView):
 
     @extend_schema(
         operation_id="cart_items_update",
+        summary="Set a cart line's quantity",
+        description=("The absolute quantity of a line of the caller's cart; 0 removes the line."),
         parameters=[TOKEN_PARAMETER],
         request=CartItemUpdateInput,
         responses={
@@ -131,6 +175,10 @@ class CartItemDetailApi(APIView):
 
     @extend_schema(
         operation_id="cart_items_remove",
+        summary="Remove a cart line",
+        description=(
+            "Remove one line of the caller's cart; an unknown line is 404 `cart.item_not_found`."
+        ),
         parameters=[TOKEN_PARAMETER],
         responses={204: None, **problem_responses(codes={404: ["cart.item_not_found"]})},
     )
@@ -144,6 +192,14 @@ class CartMergeApi(APIView):
 
     @extend_schema(
         operation_id="cart_merge",
+        summary="Merge a guest cart into the user's cart",
+        description=(
+            "After logging in, fold the guest cart named by `X-Cart-Token` into the caller's "
+            "cart: quantities of the same variant add up (capped by the line limit and the "
+            "stock), lines no longer for sale are dropped and the guest cart is deleted. A token "
+            "naming no guest cart changes nothing, so a retried merge is harmless. Needs both the"
+            " user's bearer token and the guest's `X-Cart-Token`."
+        ),
         parameters=[
             OpenApiParameter(
                 CART_TOKEN_HEADER,
@@ -161,12 +217,6 @@ class CartMergeApi(APIView):
         if not token:
             raise errors.CartTokenRequired(
                 "Send the guest cart's token in the X-Cart-Token header.",
-                errors=[
-                    {
-                        "pointer": "",
-                        "code": "required",
-                        "detail": "X-Cart-Token header is required.",
-                    }
-                ],
+                errors=[field_error("", "required", "X-Cart-Token header is required.")],
             )
         return _cart_response(services.cart_merge(user=request_user(request), token=token))

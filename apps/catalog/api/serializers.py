@@ -13,8 +13,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.catalog.models import Product
+from apps.catalog.models import PRODUCT_DESCRIPTION_MAX, Product
+from apps.catalog.services import MAX_IMAGES, MAX_VARIANTS
 from apps.core.money import money_str
+from apps.core.text import SingleLineField
 from apps.media.api.serializers import ThumbnailsOutput, asset_thumbnail_urls, asset_url
 from apps.users.api.serializers import ShopRefOutput
 
@@ -247,31 +249,49 @@ class VariantUpdateInput(serializers.Serializer):
 
 class ProductCreateInput(serializers.Serializer):
     type = serializers.CharField(max_length=32)
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    category = serializers.CharField(required=False, allow_null=True, help_text="id or slug")
+    name = SingleLineField(max_length=200)
+    description = serializers.CharField(
+        max_length=PRODUCT_DESCRIPTION_MAX, required=False, allow_blank=True, default=""
+    )
+    category = serializers.CharField(
+        max_length=140, required=False, allow_null=True, help_text="id or slug"
+    )
     price = serializers.DecimalField(
         max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
     )
     attributes = serializers.DictField(required=False, default=dict)
-    variants = ProductVariantInput(many=True, required=False, allow_empty=False)
+    # The count is checked before any element is validated (ListSerializer does so).
+    variants: serializers.ListSerializer = serializers.ListSerializer(
+        child=ProductVariantInput(), required=False, allow_empty=False, max_length=MAX_VARIANTS
+    )
     stock = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
-    image_ids = serializers.ListField(child=serializers.UUIDField(), required=False)
+    image_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=MAX_IMAGES
+    )
     shop = serializers.CharField(
-        required=False, help_text="Staff only: the shop (id or slug); ignored for sellers."
+        max_length=140,
+        required=False,
+        help_text="Staff only: the shop (id or slug); ignored for sellers.",
     )
 
 
 class ProductUpdateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
-    category = serializers.CharField(required=False, allow_null=True, help_text="id or slug")
+    name = SingleLineField(max_length=200, required=False)
+    description = serializers.CharField(
+        max_length=PRODUCT_DESCRIPTION_MAX, required=False, allow_blank=True
+    )
+    category = serializers.CharField(
+        max_length=140, required=False, allow_null=True, help_text="id or slug"
+    )
     price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     attributes = serializers.DictField(
         required=False, help_text="Merged key by key into the current attributes; null removes."
     )
     image_ids = serializers.ListField(
-        child=serializers.UUIDField(), required=False, help_text="Replaces the image list."
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=MAX_IMAGES,
+        help_text="Replaces the image list.",
     )
 
 

@@ -1,22 +1,12 @@
 from django.urls import path
 
 from apps.catalog.api import views
-from apps.catalog.api.fast import serve_cached
 
 urlpatterns = [
     path("product-types", views.ProductTypeListApi.as_view(), name="product-types"),
     path("categories", views.CategoryTreeApi.as_view(), name="categories"),
-    # Cache hits of the public reads are answered before DRF's dispatch (api/fast.py).
-    path(
-        "products",
-        serve_cached(views.ProductListCreateApi, views.public_list_lookup),
-        name="products",
-    ),
-    path(
-        "products/<str:ident>",
-        serve_cached(views.ProductDetailApi, views.public_detail_lookup),
-        name="product-detail",
-    ),
+    path("products", views.ProductListCreateApi.as_view(), name="products"),
+    path("products/<str:ident>", views.ProductDetailApi.as_view(), name="product-detail"),
     path("products/<str:ident>/publish", views.ProductPublishApi.as_view(), name="product-publish"),
     path(
         "products/<str:ident>/unpublish",

@@ -2,6 +2,7 @@
 
 import hashlib
 from typing import Any, cast
+from urllib.parse import urlencode
 
 import orjson
 from django.db.models import QuerySet
@@ -12,10 +13,11 @@ from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from apps.catalog import selectors, services
-from apps.catalog.api.fast import FastPathThrottleMixin, cached_response
+from apps.catalog.api.http_cache import cached_response, public_cache_control
 from apps.catalog.api.serializers import (
     CategoryNodeOutput,
     ProductCreateInput,
@@ -32,15 +34,13 @@ from apps.catalog.api.serializers import (
 from apps.catalog.cache import (
     categories_cached,
     product_detail_cached,
-    product_detail_lookup,
     product_list_page_cached,
-    product_list_page_lookup,
 )
 from apps.catalog.errors import InvalidProduct, ProductNotFound
 from apps.catalog.models import Product
 from apps.catalog.product_types import REGISTRY, attribute_by_name, get_product_type
 from apps.core.errors import InvalidInput
-from apps.core.openapi import problem_responses
+from apps.core.openapi import demo_example, problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsSeller
 from apps.core.renderers import OrjsonRenderer
@@ -58,7 +58,10 @@ VARIANT_WRITE = {
     ]
 }
 
+# Attribute filters: `attr=<name>:<value>` (repeatable), or the older `attr.<name>=<value>`.
+ATTR_PARAMETER = "attr"
 ATTR_PREFIX = "attr."
+MAX_ATTR_FILTERS = 20
 
 
 class ProductTypeListApi(APIView):
@@ -67,6 +70,11 @@ class ProductTypeListApi(APIView):
     @extend_schema(
         responses=ProductTypeOutput(many=True),
         summary="Product types with their attribute JSON Schema and variant options",
+        description=(
+            "Every product type (`electronics`, `clothing`, `furniture`, `motorbike`) with the "
+            "JSON Schema of its `attributes` and the options its variants may use. A product's "
+            "`attributes` must validate against its type's schema."
+        ),
     )
     def get(self, request: Request) -> Response:
         return Response(
@@ -78,23 +86,72 @@ class ProductTypeListApi(APIView):
                     "variant_options": product_type.variant_options_schema(),
                 }
                 for product_type in REGISTRY.values()
-            ]
+            ],
+            headers={"Cache-Control": public_cache_control()},
         )
 
 
 class CategoryTreeApi(APIView):
     permission_classes = (AllowAny,)
 
-    @extend_schema(responses=CategoryNodeOutput(many=True), summary="The category tree")
+    @extend_schema(
+        responses=CategoryNodeOutput(many=True),
+        summary="The category tree",
+        description=(
+            "Every category as a tree (`children` nested). `GET /products?category=<slug or id>` "
+            "includes the descendants."
+        ),
+    )
     def get(self, request: Request) -> Response:
-        return Response(categories_cached(selectors.category_tree))
+        return Response(
+            categories_cached(selectors.category_tree),
+            headers={"Cache-Control": public_cache_control()},
+        )
+
+
+def _attribute_filters(params: Any) -> list[tuple[str, str, str]]:
+    """(pointer, name, raw value) of each attribute filter, in either spelling: `attr=name:value`
+    (repeatable; what generated clients can send) or `attr.<name>=value`."""
+    filters = []
+    errors = []
+    values = params.getlist(ATTR_PARAMETER)
+    if len(values) > MAX_ATTR_FILTERS:
+        errors.append(
+            {
+                "pointer": f"/{ATTR_PARAMETER}",
+                "code": "max_length",
+                "detail": f"At most {MAX_ATTR_FILTERS} attribute filters.",
+            }
+        )
+        values = []
+    for index, value in enumerate(values):
+        name, colon, raw = value.partition(":")
+        if not colon or not name:
+            errors.append(
+                {
+                    "pointer": f"/{ATTR_PARAMETER}/{index}",
+                    "code": "invalid",
+                    "detail": "Use attr=<name>:<value>, e.g. attr=color:black.",
+                }
+            )
+            continue
+        filters.append((f"/{ATTR_PARAMETER}/{index}", name, raw))
+    for key, raw in params.items():
+        if key.startswith(ATTR_PREFIX):
+            # A parsed query string has no empty value lists: items() gives each key's last str.
+            filters.append((f"/{key}", key[len(ATTR_PREFIX) :], cast(str, raw)))
+    if errors:
+        raise InvalidInput("Invalid attribute filter.", errors=errors)
+    return filters
 
 
 def _list_filters(request: Request) -> selectors.ProductFilters:
     params = request.query_params
     # A plain dict: DRF reads a missing boolean in a QueryDict as False, not as absent.
     query = ProductListQuery(
-        data={k: v for k, v in params.items() if not k.startswith(ATTR_PREFIX)}
+        data={
+            k: v for k, v in params.items() if k != ATTR_PARAMETER and not k.startswith(ATTR_PREFIX)
+        }
     )
     query.is_valid(raise_exception=True)
     data = query.validated_data
@@ -102,25 +159,21 @@ def _list_filters(request: Request) -> selectors.ProductFilters:
         get_product_type(data["type"])
     attributes: dict[str, Any] = {}
     errors = []
-    for key, raw in params.items():
-        if not key.startswith(ATTR_PREFIX):
-            continue
-        name = key[len(ATTR_PREFIX) :]
+    for pointer, name, raw in _attribute_filters(params):
         declaration = (
             REGISTRY[data["type"]].attribute(name) if data.get("type") else attribute_by_name(name)
         )
         if declaration is None:
             errors.append(
-                {"pointer": f"/{key}", "code": "unknown_attribute", "detail": "No such attribute."}
+                {"pointer": pointer, "code": "unknown_attribute", "detail": "No such attribute."}
             )
             continue
         try:
-            # A parsed query string has no empty value lists: items() gives each key's last str.
-            attributes[name] = declaration.coerce_query_value(cast(str, raw))
+            attributes[name] = declaration.coerce_query_value(raw)
         except ValueError:
             errors.append(
                 {
-                    "pointer": f"/{key}",
+                    "pointer": pointer,
                     "code": "invalid_type",
                     "detail": f"Must be a {declaration.kind}.",
                 }
@@ -144,19 +197,55 @@ def _entry(body: bytes) -> dict[str, Any]:
     return {"body": body, "etag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"'}
 
 
-def public_list_lookup(request: HttpRequest) -> dict[str, Any] | None:
-    """The cached page for this URL, if any (the fast path's lookup: `apps.catalog.api.fast`)."""
-    return product_list_page_lookup(request.build_absolute_uri())
+# The query parameters that change the public list; any other (`?utm_source=`, `?x=<random>`) is
+# ignored, so it must not make a cache entry of its own (one per made-up value filled the cache).
+LIST_PARAMETERS = frozenset(ProductListQuery().fields) | {"page", "page_size"}
 
 
-class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
+def public_list_url(request: HttpRequest | Request) -> str:
+    """The list URL with only the parameters that change the answer, sorted by name: the page's
+    cache key, and the base of its next and previous links, so that every URL with the same
+    answer shares one cached page. A repeated parameter counts once with the value the view
+    reads (the last), except the repeatable `attr`, whose values all count, in their order."""
+    params: list[tuple[str, str]] = []
+    for key in sorted(request.GET):
+        if key == ATTR_PARAMETER:
+            params += [(key, value) for value in request.GET.getlist(key)]
+        elif key in LIST_PARAMETERS or key.startswith(ATTR_PREFIX):
+            params.append((key, request.GET[key]))
+    path = request.build_absolute_uri(request.path)
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+class ProductListPagination(PageNumberPagination):
+    """Links made from `public_list_url` (DRF's from the full request URL): a cached page's links
+    carry no parameter that is not part of its key."""
+
+    def get_next_link(self) -> str | None:
+        page = self.page
+        return self._page_link(page.next_page_number()) if page and page.has_next() else None
+
+    def get_previous_link(self) -> str | None:
+        page = self.page
+        return (
+            self._page_link(page.previous_page_number()) if page and page.has_previous() else None
+        )
+
+    def _page_link(self, number: int) -> str:
+        url = public_list_url(cast(Request, self.request))
+        if number == 1:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, number)
+
+
+class ProductListCreateApi(generics.ListAPIView):
     """The public list is the same for every caller (published products only), so each page is
     cached as rendered bytes keyed by its absolute URL (its next/previous links are made from it)
     under the catalog's list version, which every product, variant, stock, image, rating and
     category write bumps."""
 
     serializer_class = ProductSummaryOutput
-    pagination_class = PageNumberPagination
+    pagination_class = ProductListPagination
     filter_backends = ()
 
     def get_permissions(self) -> list:
@@ -175,9 +264,18 @@ class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
         parameters=[
             ProductListQuery,
             OpenApiParameter(
-                "attr.<name>",
+                ATTR_PARAMETER,
                 OpenApiTypes.STR,
-                description="Equality on a product attribute, e.g. attr.color=black (repeatable).",
+                many=True,
+                explode=True,
+                style="form",
+                description=(
+                    "Equality on a product attribute as `<name>:<value>`, e.g. "
+                    "`attr=color:black&attr=brand:Oakly` (repeatable, all must hold; at most "
+                    f"{MAX_ATTR_FILTERS}). The value is read as the attribute's type (number, "
+                    "boolean or text). `attr.<name>=<value>` (e.g. `attr.color=black`) is "
+                    "the same filter in another spelling."
+                ),
             ),
         ],
         responses={
@@ -185,11 +283,18 @@ class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
             304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
         },
         summary="Published products: filters, search and ordering",
+        description=(
+            "Published products of active shops, paginated (`page`, `page_size` up to 100). "
+            "Filters combine: `search` (full text, with `ordering=relevance`), `type`, `shop`, "
+            "`category` (with its descendants), `min_price`, `max_price`, `in_stock` and "
+            "attribute equality (`attr=name:value`). Responses carry an `ETag`; `If-None-Match` "
+            "gives 304."
+        ),
     )
     # The ignore: DRF takes any HttpResponse from a handler (finalize_response); the stubs type
     # ListAPIView.get as returning its Response. This one answers with cached bytes.
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
-        entry = product_list_page_cached(request.build_absolute_uri(), self._render_page)
+        entry = product_list_page_cached(public_list_url(request), self._render_page)
         return cached_response(request, entry, public=True)
 
     def _render_page(self) -> dict[str, Any]:
@@ -201,6 +306,28 @@ class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
         request=ProductCreateInput,
         responses={201: ProductDetailOutput},
         summary="Create a draft product (seller)",
+        examples=[
+            demo_example(
+                "Earbuds with one default variant",
+                {
+                    "type": "electronics",
+                    "name": "Compact Bluetooth Earbuds",
+                    "description": "Wireless earbuds with a pocket charging case.",
+                    "category": "audio",
+                    "price": "59.00",
+                    "stock": 25,
+                    "attributes": {"manufacturer": "Northwind", "warranty_months": 12},
+                },
+                login="seller1@example.com",
+            )
+        ],
+        description=(
+            "A new product of the caller's shop in `draft` status (publish it with `POST "
+            "/products/{ident}/publish`). `attributes` must match the type's schema (400 with "
+            "pointers). Without `variants` the product gets one default variant with `price` and "
+            "`stock`; with `variants` each has its own options, price and stock. Staff name the "
+            "shop with `shop`."
+        ),
     )
     def post(self, request: Request) -> Response:
         body = ProductCreateInput(data=request.data)
@@ -213,7 +340,7 @@ class ProductListCreateApi(FastPathThrottleMixin, generics.ListAPIView):
 
 def _acting_shop(user: Any, requested: str | None) -> Any:
     """A seller acts for their shop (a `shop` in the body is ignored); staff name one."""
-    from apps.users.models import Shop
+    from apps.shops.models import Shop
 
     if user.is_staff and requested:
         shop = Shop.objects.filter(id_or_slug(requested)).order_by(*id_first(requested)).first()
@@ -250,16 +377,7 @@ def _public(entry: dict[str, Any]) -> bool:
     return entry["status"] == "published" and entry["shop_active"]
 
 
-def public_detail_lookup(request: HttpRequest, ident: str) -> dict[str, Any] | None:
-    """The cached detail of a public product named by id, if any (the fast path's lookup)."""
-    product_id = selectors.as_uuid(ident)
-    if product_id is None:
-        return None
-    entry = product_detail_lookup(product_id)
-    return entry if entry is not None and _public(entry) else None
-
-
-class ProductDetailApi(FastPathThrottleMixin, APIView):
+class ProductDetailApi(APIView):
     def get_permissions(self) -> list:
         if self.request.method in ("PATCH", "DELETE"):
             return [IsAuthenticatedUser(), IsSeller()]
@@ -276,6 +394,11 @@ class ProductDetailApi(FastPathThrottleMixin, APIView):
             304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
         },
         summary="A product by id or slug (drafts only to their seller and staff)",
+        description=(
+            "The product with its variants (price, options, availability), images, category, shop"
+            " and rating histogram. Drafts and archived products are 404 except to their seller "
+            "and staff. Responses carry an `ETag`; `If-None-Match` gives 304."
+        ),
     )
     def get(self, request: Request, ident: str) -> HttpResponse:
         shop = request.query_params.get("shop", "")
@@ -306,6 +429,11 @@ class ProductDetailApi(FastPathThrottleMixin, APIView):
         request=ProductUpdateInput,
         responses={200: ProductDetailOutput, **problem_responses(403, codes=PRODUCT_WRITE)},
         summary="Partial update; attributes merge key by key, null removes",
+        description=(
+            "Change one of the caller's products. `attributes` merge key by key into the current "
+            "ones; a `null` value removes that key. An archived product is 409 "
+            "`catalog.product_archived`."
+        ),
     )
     def patch(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -319,6 +447,10 @@ class ProductDetailApi(FastPathThrottleMixin, APIView):
     @extend_schema(
         responses={204: None, **problem_responses(403)},
         summary="Archive: hidden, kept for order history",
+        description=(
+            "Archive one of the caller's products: it leaves the catalog and can no longer "
+            "change; orders keep their lines."
+        ),
     )
     def delete(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -340,6 +472,10 @@ class ProductPublishApi(_SellerApi):
             ),
         },
         summary="Publish",
+        description=(
+            "Make a draft of the caller's shop visible in the catalog (it needs an active "
+            "variant). Publishing a published product changes nothing."
+        ),
     )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -355,6 +491,9 @@ class ProductUnpublishApi(_SellerApi):
             **problem_responses(403, codes={409: ["catalog.product_archived"]}),
         },
         summary="Back to draft",
+        description=(
+            "Take a published product of the caller's shop out of the catalog (status `draft`)."
+        ),
     )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -367,6 +506,10 @@ class VariantCreateApi(_SellerApi):
         request=VariantCreateInput,
         responses={201: VariantOutput, **problem_responses(403, codes=VARIANT_WRITE)},
         summary="Add a variant",
+        description=(
+            "A new variant (`sku`, `options`, `price`) of one of the caller's products; its "
+            "options must be the type's variant options and differ from every other variant's."
+        ),
     )
     def post(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -383,6 +526,7 @@ class VariantDetailApi(_SellerApi):
         request=VariantUpdateInput,
         responses={200: VariantOutput, **problem_responses(403, codes=VARIANT_WRITE)},
         summary="Change a variant",
+        description=("Partial update of a variant of one of the caller's products."),
     )
     def patch(self, request: Request, ident: str, variant_id: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -402,6 +546,10 @@ class VariantDetailApi(_SellerApi):
             ),
         },
         summary="Delete a variant (not the last one)",
+        description=(
+            "Delete a variant of one of the caller's products; a product keeps at least one (409 "
+            "`catalog.last_variant`)."
+        ),
     )
     def delete(self, request: Request, ident: str, variant_id: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
@@ -413,7 +561,7 @@ class VariantDetailApi(_SellerApi):
 class SellerProductListApi(generics.ListAPIView):
     permission_classes = (IsAuthenticatedUser, IsSeller)
     serializer_class = ProductSummaryOutput
-    pagination_class = PageNumberPagination
+    pagination_class = ProductListPagination
     filter_backends = ()
 
     def get_queryset(self) -> QuerySet[Product]:
@@ -425,6 +573,13 @@ class SellerProductListApi(generics.ListAPIView):
     def paginate_queryset(self, queryset):
         return selectors.products_mark_in_stock(list(super().paginate_queryset(queryset) or []))
 
-    @extend_schema(parameters=[SellerProductListQuery], summary="The caller's shop's products")
+    @extend_schema(
+        parameters=[SellerProductListQuery],
+        summary="The caller's shop's products",
+        description=(
+            "Every product of the caller's shop, drafts and archived ones too, newest first "
+            "(`search` orders by relevance); `status` filters. Staff see every shop's products."
+        ),
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

@@ -18,3 +18,14 @@ class HealthOutput(serializers.Serializer):
 
 class LiveOutput(serializers.Serializer):
     status = serializers.CharField(help_text='Always "ok".')
+
+
+class ApiIndexOutput(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+    docs = serializers.URLField(help_text="Swagger UI.")
+    redoc = serializers.URLField(help_text="Redoc.")
+    schema = serializers.URLField(help_text="The OpenAPI 3 document (YAML; `?format=json`).")
+    resources = serializers.DictField(
+        child=serializers.URLField(), help_text="Top-level resources by name, each with its URL."
+    )

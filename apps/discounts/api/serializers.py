@@ -3,7 +3,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from apps.discounts.models import Discount
+from apps.core.text import SingleLineField
+from apps.discounts.models import DISCOUNT_DESCRIPTION_MAX, Discount
 
 CODE_PATTERN = r"^[A-Za-z0-9_-]{3,32}$"
 
@@ -32,8 +33,10 @@ class DiscountInput(serializers.Serializer):
         CODE_PATTERN,
         error_messages={"invalid": "3 to 32 letters, digits, '-' or '_'."},
     )
-    name = serializers.CharField(max_length=120)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = SingleLineField(max_length=120)
+    description = serializers.CharField(
+        max_length=DISCOUNT_DESCRIPTION_MAX, required=False, allow_blank=True, default=""
+    )
     type = serializers.ChoiceField(choices=Discount.Type.choices)
     value = _money()
     max_discount_amount = _money(required=False, allow_null=True, min_value=0)

@@ -3,12 +3,16 @@ import uuid
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from apps.core.openapi import demo_example
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsSeller
+from apps.core.throttling import DiscountCheckThrottle
 from apps.discounts import selectors, services
 from apps.discounts.api.serializers import (
     DiscountInput,
@@ -18,7 +22,6 @@ from apps.discounts.api.serializers import (
     PublicDiscountOutput,
     SellerDiscountListQuery,
 )
-from apps.discounts.errors import DiscountNotFound
 from apps.users.request_user import request_user
 
 SELLER_SCOPE = (
@@ -33,6 +36,7 @@ class SellerDiscountListApi(APIView):
 
     @extend_schema(
         operation_id="seller_discounts_list",
+        summary="List my shop's discount codes (seller)",
         responses=DiscountOutput(many=True),
         parameters=[
             SellerDiscountListQuery,
@@ -56,6 +60,22 @@ class SellerDiscountListApi(APIView):
 
     @extend_schema(
         operation_id="seller_discounts_create",
+        examples=[
+            demo_example(
+                "20% off, at most 100.00",
+                {
+                    "code": "SPRING20",
+                    "name": "Spring sale: 20% off",
+                    "type": "percentage",
+                    "value": "20.00",
+                    "max_discount_amount": "100.00",
+                    "min_order_value": "50.00",
+                    "is_public": True,
+                },
+                login="seller1@example.com",
+            )
+        ],
+        summary="Create a discount code (seller)",
         request=DiscountInput,
         responses={201: DiscountOutput},
         description=(
@@ -80,6 +100,7 @@ class SellerDiscountDetailApi(APIView):
 
     @extend_schema(
         operation_id="seller_discounts_retrieve",
+        summary="Get one of my shop's discount codes (seller)",
         responses=DiscountOutput,
         description=f"One code. {SELLER_SCOPE}",
     )
@@ -91,6 +112,7 @@ class SellerDiscountDetailApi(APIView):
 
     @extend_schema(
         operation_id="seller_discounts_update",
+        summary="Change a discount code (seller)",
         request=DiscountInput(partial=True),
         responses=DiscountOutput,
         description=(
@@ -111,6 +133,7 @@ class SellerDiscountDetailApi(APIView):
 
     @extend_schema(
         operation_id="seller_discounts_destroy",
+        summary="Delete a discount code (seller)",
         responses={204: None},
         description=(
             f"Delete an unused code; a code that was ever redeemed is deactivated instead. "
@@ -126,11 +149,16 @@ class SellerDiscountDetailApi(APIView):
 
 
 class ShopDiscountListApi(APIView):
-    permission_classes: list = []
+    permission_classes = [AllowAny]  # guests too
     pagination_class = PageNumberPagination  # also tells the schema the list is paged
 
     @extend_schema(
         operation_id="shop_discounts_list",
+        summary="List a shop's public discount codes",
+        description=(
+            "The shop's public codes that are active now, for storefront banners; a guest may "
+            "call it."
+        ),
         responses=PublicDiscountOutput(many=True),
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
@@ -144,11 +172,21 @@ class ShopDiscountListApi(APIView):
 
 
 class DiscountProductListApi(APIView):
-    permission_classes: list = []
+    permission_classes = [AllowAny]  # guests too
     pagination_class = PageNumberPagination  # also tells the schema the list is paged
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [*super().get_throttles(), DiscountCheckThrottle()]
 
     @extend_schema(
         operation_id="discount_products_list",
+        summary="List the products a discount code applies to",
+        description=(
+            "The published products of `shop` that the shop's active code applies to (all of them"
+            " for `applies_to: all`). An unknown or inactive code is 404 `discount.not_found`, "
+            "and so is a private code (`is_public: false`) except to the shop's seller and "
+            "staff. Code checks are throttled (`discount_check`)."
+        ),
         responses=DiscountProductOutput(many=True),
         parameters=[
             OpenApiParameter("shop", str, required=True, description="shop slug or id"),
@@ -160,11 +198,7 @@ class DiscountProductListApi(APIView):
         query = DiscountProductsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         shop = selectors.shop_get_active(query.validated_data["shop"])
-        discount = selectors.discount_get_by_code(shop=shop, code=code)
-        if not discount.is_active:
-            raise DiscountNotFound(
-                f"The shop has no active discount code {code}.", discount_code=code
-            )
+        discount = selectors.discount_get_listed(shop=shop, code=code, user=request.user)
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
             selectors.discount_products(discount=discount), request, view=self

@@ -10,8 +10,9 @@ class ProductRefOutput(serializers.Serializer):
 
 
 class InventoryRowOutput(serializers.Serializer):
-    """A variant annotated by `selectors.inventory_rows()`."""
+    """A variant's stock: on hand, reserved by orders, available, and its low-stock threshold."""
 
+    # Rows are variants annotated by `selectors.inventory_rows()`.
     variant_id = serializers.UUIDField(source="id", read_only=True)
     sku = serializers.CharField(read_only=True)
     product = ProductRefOutput(read_only=True)
@@ -51,8 +52,8 @@ class ActorOutput(serializers.Serializer):
 class StockMovementOutput(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     kind = serializers.CharField(read_only=True)
-    # API.md names the ledger's column `reason`, as in the adjust body: the same value as `kind`
-    # (an adjustment's reason, or reserve/release/fulfil/return for an order's movements).
+    # docs/api.md names the ledger's column `reason`, as in the adjust body: the same value as
+    # `kind` (an adjustment's reason, or reserve/release/fulfil/return for an order's movements).
     reason = serializers.CharField(source="kind", read_only=True)
     quantity = serializers.IntegerField(read_only=True)
     on_hand_after = serializers.IntegerField(read_only=True)

@@ -2,14 +2,16 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.catalog.demo import EXAMPLE_VARIANT_ID
 from apps.catalog.models import ProductVariant
-from apps.core.openapi import problem_responses
+from apps.core.openapi import demo_example, demo_path_parameter, problem_responses
 from apps.core.pagination import CursorPagination, PageNumberPagination
 from apps.core.permissions import IsSeller
 from apps.inventory import selectors, services
@@ -44,6 +46,7 @@ class SellerInventoryListApi(generics.ListAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="seller_inventory_list",
+        summary="List my shop's stock (seller)",
         parameters=[InventoryListQuery],
         description="Stock of the caller's variants (staff: every shop), `?low_stock=true`.",
     )
@@ -57,6 +60,7 @@ class SellerInventoryDetailApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="seller_inventory_update",
+        summary="Set a variant's low-stock threshold (seller)",
         request=StockThresholdInput,
         responses={200: InventoryRowOutput},
         description="Set the low-stock threshold of a variant.",
@@ -76,6 +80,22 @@ class SellerInventoryAdjustApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="seller_inventory_adjust",
+        parameters=[
+            demo_path_parameter(
+                "variant_id",
+                str(EXAMPLE_VARIANT_ID),
+                "A variant of the caller's shop (staff: any).",
+                type=OpenApiTypes.UUID,
+            )
+        ],
+        examples=[
+            demo_example(
+                "A delivery",
+                {"delta": 10, "reason": "restock", "note": "Delivery from the supplier"},
+                login="seller1@example.com",
+            )
+        ],
+        summary="Adjust a variant's stock (seller)",
         request=StockAdjustInput,
         responses={
             200: InventoryRowOutput,
@@ -119,6 +139,7 @@ class SellerInventoryMovementsApi(generics.ListAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="seller_inventory_movements",
+        summary="List a variant's stock movements (seller)",
         description="The stock ledger of a variant, newest first (cursor paginated).",
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

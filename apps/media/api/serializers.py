@@ -14,9 +14,9 @@ from apps.media.storage import storage_for
 
 
 def asset_url(asset: MediaAsset) -> str | None:
-    """The public (or signed, on S3 with AWS_QUERYSTRING_AUTH) URL of the original; None until a
-    presigned upload is completed."""
-    if asset.status == MediaAsset.Status.PENDING:
+    """The public (or signed, on S3 with AWS_QUERYSTRING_AUTH) URL of the cleaned original; None
+    until the worker has verified and cleaned the upload (and for a failed one)."""
+    if asset.status != MediaAsset.Status.READY:
         return None
     return storage_for(asset.backend).url(asset.storage_key)
 
@@ -53,7 +53,7 @@ class MediaAssetOutput(serializers.Serializer):
         {
             "type": "string",
             "nullable": True,
-            "description": "The original; null until a presigned upload is completed.",
+            "description": "The cleaned original; null until the asset is ready.",
         }
     )
     def get_url(self, asset: MediaAsset) -> str | None:
@@ -65,7 +65,10 @@ class MediaAssetOutput(serializers.Serializer):
 
 
 class MediaUploadInput(serializers.Serializer):
-    file = serializers.FileField(help_text="JPEG, PNG, WebP or GIF; at most 10 MB, 40 megapixels.")
+    file = serializers.FileField(
+        help_text="JPEG, PNG, WebP or GIF; at most MEDIA_MAX_BYTES (10 MB) and MEDIA_MAX_PIXELS "
+        "(25 megapixels) by default."
+    )
 
 
 class MediaFromUrlInput(serializers.Serializer):

@@ -3,14 +3,15 @@ from uuid import UUID
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.openapi import problem_responses
-from apps.core.permissions import IsAuthenticatedUser
+from apps.core.permissions import EmailVerified, IsAuthenticatedUser
 from apps.media import services
 from apps.media.api.serializers import (
     MediaAssetOutput,
@@ -28,6 +29,7 @@ _IMAGE_CODES = [
     "media.unsupported_format",
     "media.too_many_pixels",
 ]
+_BUDGET_CODES = ["media.pixel_budget_exceeded", "throttled"]
 _FETCH_CODES = [
     "media.https_required",
     "media.invalid_url",
@@ -38,10 +40,11 @@ _FETCH_CODES = [
 
 
 class _MediaApi(APIView):
-    permission_classes = (IsAuthenticatedUser,)
+    permission_classes: tuple[type[BasePermission], ...] = (IsAuthenticatedUser,)
 
 
 class _UploadThrottled(_MediaApi):
+    permission_classes = (IsAuthenticatedUser, EmailVerified)
     throttle_scope = "media_upload"
 
     def get_throttles(self) -> list:
@@ -49,18 +52,28 @@ class _UploadThrottled(_MediaApi):
 
 
 class MediaUploadApi(_UploadThrottled):
-    parser_classes = (MultiPartParser, FormParser)
+    parser_classes = (MultiPartParser,)  # a file needs multipart; nothing else is advertised
 
     @extend_schema(
         operation_id="media_upload",
+        summary="Upload an image",
         request={"multipart/form-data": MediaUploadInput},
         responses={
             201: MediaAssetOutput,
-            **problem_responses(400, 413, 503, codes={400: _IMAGE_CODES, 413: ["media.too_large"]}),
+            **problem_responses(
+                400,
+                413,
+                503,
+                codes={400: _IMAGE_CODES, 413: ["media.too_large"], 429: _BUDGET_CODES},
+            ),
         },
-        description="Upload an image. It is decoded (format by content, never by name), limited "
-        "to MEDIA_MAX_BYTES and MEDIA_MAX_PIXELS, turned upright and stripped of metadata. "
-        "Thumbnails follow asynchronously (`status: processing → ready`).",
+        description="Upload an image. The request checks its size (MEDIA_MAX_BYTES), magic bytes "
+        "and the dimensions its header declares (MEDIA_MAX_PIXELS, 25 MP) without decoding it, "
+        "and the caller's hourly pixel budget (MEDIA_PIXEL_BUDGET_PER_HOUR: 429 "
+        "`media.pixel_budget_exceeded`). The asset is `processing` (no `url` yet) until the "
+        "media worker has decoded it (format by content, never by name), turned it upright, "
+        "stripped its metadata and made its thumbnails: then `ready`, or `failed` with "
+        "`failure_reason`.",
     )
     def post(self, request: Request) -> Response:
         # Refuse a body far over the limit before parsing it (Django would spool it all to disk);
@@ -81,15 +94,25 @@ class MediaUploadApi(_UploadThrottled):
 class MediaFromUrlApi(_UploadThrottled):
     @extend_schema(
         operation_id="media_from_url",
+        summary="Import an image from a URL",
         request=MediaFromUrlInput,
         responses={
             201: MediaAssetOutput,
             **problem_responses(
-                400, 413, 503, codes={400: _FETCH_CODES + _IMAGE_CODES, 413: ["media.too_large"]}
+                400,
+                413,
+                503,
+                codes={
+                    400: _FETCH_CODES + _IMAGE_CODES,
+                    413: ["media.too_large"],
+                    429: _BUDGET_CODES,
+                },
             ),
         },
         description="Fetch an image from an https URL on a public host (every resolved address "
-        "checked, redirects re-checked, size and time capped) and store it like an upload.",
+        "checked, redirects re-checked, size capped, the whole fetch within twice "
+        "MEDIA_FETCH_TIMEOUT) and accept it like an upload. Every refusal of the address check "
+        "is the same 400 `media.forbidden_address`, whatever the host resolves to (or not).",
     )
     def post(self, request: Request) -> Response:
         body = MediaFromUrlInput(data=request.data)
@@ -101,6 +124,7 @@ class MediaFromUrlApi(_UploadThrottled):
 class MediaPresignApi(_UploadThrottled):
     @extend_schema(
         operation_id="media_presign",
+        summary="Start a direct (presigned) upload",
         request=MediaPresignInput,
         responses={
             201: MediaPresignOutput,
@@ -127,6 +151,7 @@ class MediaPresignApi(_UploadThrottled):
 class MediaCompleteApi(_MediaApi):
     @extend_schema(
         operation_id="media_complete",
+        summary="Finish a presigned upload",
         request=None,
         responses={
             200: MediaAssetOutput,
@@ -138,11 +163,13 @@ class MediaCompleteApi(_MediaApi):
                     400: [*_IMAGE_CODES, "media.upload_missing"],
                     409: ["media.invalid_state"],
                     413: ["media.too_large"],
+                    429: ["media.pixel_budget_exceeded"],
                 },
             ),
         },
-        description="Verify a presigned upload like a direct one. An invalid object is deleted, "
-        "the asset marked `failed`, and the answer is 400/413.",
+        description="Check a presigned upload like a direct one (size, magic bytes, header) and "
+        "hand it to the media worker (`processing`). An object refused here is deleted, the "
+        "asset marked `failed`, and the answer is 400/413.",
     )
     def post(self, request: Request, asset_id: UUID) -> Response:
         asset = services.media_complete(owner=request.user, asset_id=asset_id)
@@ -152,6 +179,11 @@ class MediaCompleteApi(_MediaApi):
 class MediaDetailApi(_MediaApi):
     @extend_schema(
         operation_id="media_retrieve",
+        summary="Get an uploaded image",
+        description=(
+            "One of the caller's assets with its URL, size, status (`processing`, `ready`, "
+            "`failed`) and thumbnails."
+        ),
         responses={200: MediaAssetOutput, **problem_responses(404)},
     )
     def get(self, request: Request, asset_id: UUID) -> Response:
@@ -160,6 +192,7 @@ class MediaDetailApi(_MediaApi):
 
     @extend_schema(
         operation_id="media_delete",
+        summary="Delete an uploaded image",
         responses={204: None, **problem_responses(404, codes={409: ["media.in_use"]})},
         description="Delete the asset and (after commit) its files. 409 `media.in_use` while a "
         "product image uses it.",

@@ -1,4 +1,7 @@
+from typing import Any
+
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from apps.notifications.models import Channel, NotificationType
 
@@ -38,8 +41,36 @@ class PreferencesOutput(serializers.Serializer):
     preferences = PreferenceItem(many=True)
 
 
+# Every (type, channel) pair at most once: a longer list can only repeat one.
+PREFERENCE_PAIRS = len(NotificationType.values) * len(Channel.values)
+
+
 class PreferencesInput(serializers.Serializer):
-    preferences = PreferenceItem(many=True, allow_empty=False)
+    preferences: serializers.ListSerializer = serializers.ListSerializer(
+        child=PreferenceItem(), allow_empty=False, max_length=PREFERENCE_PAIRS
+    )
+
+    def validate_preferences(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A pair named twice is ambiguous (which `enabled` wins?): refused at the repeat."""
+        seen: set[tuple[str, str]] = set()
+        errors: list[dict[str, Any]] = []
+        for item in value:
+            pair = (item["type"], item["channel"])
+            errors.append(
+                {
+                    "non_field_errors": [
+                        ErrorDetail(
+                            "This type and channel appear earlier in the list.", code="duplicate"
+                        )
+                    ]
+                }
+                if pair in seen
+                else {}
+            )
+            seen.add(pair)
+        if any(errors):
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class StreamTicketOutput(serializers.Serializer):

@@ -4,8 +4,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.openapi import problem_responses
 from apps.core.pagination import CursorPagination
-from apps.core.permissions import IsAuthenticatedUser
+from apps.core.permissions import EmailVerified, IsAuthenticatedUser
 from apps.notifications import services
 from apps.notifications.api.serializers import (
     NotificationFeedQuery,
@@ -33,10 +34,15 @@ class NotificationListApi(generics.ListAPIView):
         return services.notification_feed(user=self.request.user, **query.validated_data)
 
     @extend_schema(
+        summary="List notifications",
+        description=(
+            "The caller's in-app notifications, newest first (cursor pagination); `?unread=true` "
+            "and `?type=` filter."
+        ),
         parameters=[
             OpenApiParameter("unread", bool, description="Only unread notifications"),
             OpenApiParameter("type", str, enum=NotificationType.values),
-        ]
+        ],
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -45,7 +51,11 @@ class NotificationListApi(generics.ListAPIView):
 class UnreadCountApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
-    @extend_schema(responses=UnreadCountOutput)
+    @extend_schema(
+        summary="Count unread notifications",
+        description="The number of the caller's unread in-app notifications (for a badge).",
+        responses=UnreadCountOutput,
+    )
     def get(self, request: Request) -> Response:
         return Response({"count": services.notification_unread_count(user=request.user)})
 
@@ -53,7 +63,14 @@ class UnreadCountApi(APIView):
 class NotificationReadApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
-    @extend_schema(request=None, responses=NotificationOutput)
+    @extend_schema(
+        summary="Mark a notification read",
+        description=(
+            "Mark one of the caller's notifications read; marking it again changes nothing."
+        ),
+        request=None,
+        responses=NotificationOutput,
+    )
     def post(self, request: Request, notification_id) -> Response:
         notification = services.notification_mark_read(
             user=request.user, notification_id=notification_id
@@ -64,7 +81,12 @@ class NotificationReadApi(APIView):
 class NotificationReadAllApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
-    @extend_schema(request=None, responses=ReadAllOutput)
+    @extend_schema(
+        summary="Mark every notification read",
+        description="Mark all of the caller's unread notifications read; `updated` says how many.",
+        request=None,
+        responses=ReadAllOutput,
+    )
     def post(self, request: Request) -> Response:
         return Response({"updated": services.notification_mark_all_read(user=request.user)})
 
@@ -72,11 +94,25 @@ class NotificationReadAllApi(APIView):
 class PreferencesApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
-    @extend_schema(responses=PreferencesOutput)
+    @extend_schema(
+        summary="Get notification preferences",
+        description=(
+            "For every notification type, whether it is delivered in the app and by e-mail."
+        ),
+        responses=PreferencesOutput,
+    )
     def get(self, request: Request) -> Response:
         return Response({"preferences": services.preferences_list(user=request.user)})
 
-    @extend_schema(request=PreferencesInput, responses=PreferencesOutput)
+    @extend_schema(
+        summary="Change notification preferences",
+        description=(
+            "Switch channels (`in_app`, `email`) per notification type; types not named keep "
+            "their setting."
+        ),
+        request=PreferencesInput,
+        responses=PreferencesOutput,
+    )
     def patch(self, request: Request) -> Response:
         body = PreferencesInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -87,11 +123,22 @@ class PreferencesApi(APIView):
 
 
 class StreamTicketApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticatedUser, EmailVerified]
 
-    @extend_schema(request=None, responses={201: StreamTicketOutput})
+    @extend_schema(
+        summary="Get a ticket for the notification stream",
+        description=(
+            "A short-lived, one-time ticket for `GET /notifications/stream?ticket=` (Server-Sent "
+            "Events): a browser's EventSource cannot send an Authorization header."
+        ),
+        request=None,
+        responses={
+            201: StreamTicketOutput,
+            **problem_responses(codes={503: ["notification.stream_unavailable"]}),
+        },
+    )
     def post(self, request: Request) -> Response:
-        ticket = stream_ticket_issue(user=request.user)
+        ticket = stream_ticket_issue(user=request.user, token=request.auth)
         return Response(
             {
                 "ticket": ticket,

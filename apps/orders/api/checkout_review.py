@@ -16,12 +16,16 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from apps.catalog.demo import EXAMPLE_VARIANT_ID
 from apps.core.money import ZERO
-from apps.core.openapi import problem_responses
+from apps.core.openapi import demo_example, problem_responses
 from apps.core.permissions import IsAuthenticatedUser
+from apps.core.throttling import DiscountCheckThrottle
 from apps.discounts.evaluation import DiscountableLine, discount_evaluate
+from apps.inventory.api.serializers import ProductRefOutput
 from apps.orders.pricing import (
     CheckoutQuote,
     CodeInput,
@@ -29,7 +33,7 @@ from apps.orders.pricing import (
     load_checkout,
     price_checkout,
 )
-from apps.users.api.serializers import AddressSerializer
+from apps.users.api.serializers import AddressSerializer, ShopRefOutput
 from apps.users.request_user import request_user
 
 MAX_ITEMS = 200
@@ -58,25 +62,13 @@ class CheckoutReviewInput(serializers.Serializer):
     shipping_address = AddressSerializer(required=False)
 
 
-class _ShopRefOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    slug = serializers.CharField()
-    name = serializers.CharField()
-
-
-class _ProductRefOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    slug = serializers.CharField()
-
-
 class CheckoutLineOutput(serializers.Serializer):
     id = serializers.UUIDField(
         allow_null=True, help_text="the cart item, when priced from the cart"
     )
     variant_id = serializers.UUIDField()
     sku = serializers.CharField()
-    product = _ProductRefOutput()
+    product = ProductRefOutput()
     options = serializers.DictField()
     unit_price = _money()
     quantity = serializers.IntegerField()
@@ -92,7 +84,7 @@ class AppliedDiscountOutput(serializers.Serializer):
 
 
 class ShopQuoteOutput(serializers.Serializer):
-    shop = _ShopRefOutput()
+    shop = ShopRefOutput()
     items = CheckoutLineOutput(many=True)
     subtotal = _money()
     discounts = AppliedDiscountOutput(many=True)
@@ -188,8 +180,28 @@ NOT_FOUND_CODES = ["discount.not_found", "cart.variant_not_found"]
 class CheckoutReviewApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
+    def get_throttles(self) -> list[BaseThrottle]:
+        """A review that names codes checks them: it counts against `discount_check` too."""
+        throttles = super().get_throttles()
+        data = self.request.data if self.request is not None else None
+        if isinstance(data, dict) and data.get("discounts"):
+            throttles = [*throttles, DiscountCheckThrottle()]
+        return throttles
+
     @extend_schema(
         operation_id="checkout_review",
+        examples=[
+            demo_example(
+                "Items and a code",
+                {
+                    "items": [{"variant_id": str(EXAMPLE_VARIANT_ID), "quantity": 3}],
+                    "discounts": [{"shop": "northwind-electronics", "code": "SAVE15"}],
+                },
+                login="customer@example.com",
+                summary="Three demo speakers with the shop's SAVE15 code",
+            )
+        ],
+        summary="Price a checkout",
         request=CheckoutReviewInput,
         responses={
             200: CheckoutReviewOutput,
@@ -205,6 +217,7 @@ class CheckoutReviewApi(APIView):
     def post(self, request: Request) -> Response:
         body = CheckoutReviewInput(data=request.data)
         body.is_valid(raise_exception=True)
+        now = timezone.now()
         data = load_checkout(
             user=request_user(request),
             items=items_from(body.validated_data),
@@ -212,13 +225,14 @@ class CheckoutReviewApi(APIView):
                 CodeInput(shop=c["shop"], code=c["code"])
                 for c in body.validated_data.get("discounts", [])
             ],
+            now=now,
         )
         quote = price_checkout(
             lines=data.lines,
             shops=data.shops,
             discounts_by_shop=data.discounts_by_shop,
             user_usage=data.user_usage,
-            now=timezone.now(),
+            now=now,
         )
         result = quote_as_dict(quote)
         if "shipping_address" in body.validated_data:
@@ -242,8 +256,23 @@ class DiscountValidateOutput(serializers.Serializer):
 class DiscountValidateApi(APIView):
     permission_classes = [IsAuthenticatedUser]
 
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [*super().get_throttles(), DiscountCheckThrottle()]
+
     @extend_schema(
         operation_id="discounts_validate",
+        examples=[
+            demo_example(
+                "SAVE15 on three speakers",
+                {
+                    "shop": "northwind-electronics",
+                    "code": "SAVE15",
+                    "items": [{"variant_id": str(EXAMPLE_VARIANT_ID), "quantity": 3}],
+                },
+                login="customer@example.com",
+            )
+        ],
+        summary="Check a discount code",
         request=DiscountValidateInput,
         responses={
             200: DiscountValidateOutput,
@@ -251,16 +280,21 @@ class DiscountValidateApi(APIView):
         },
         description=(
             "Check one code against `items` (default: the caller's cart lines of that shop). "
-            "Refusals are 422 with a discount.* code; an unknown code is 404 discount.not_found."
+            "Refusals are 422 with a discount.* code; an unknown code is 404 discount.not_found. "
+            "A private code that the caller has not used and whose shop is not theirs is 404 "
+            "discount.not_found, as an unknown code is, while it is inactive, not started, "
+            "expired or used up. Throttled (`discount_check`)."
         ),
     )
     def post(self, request: Request) -> Response:
         body = DiscountValidateInput(data=request.data)
         body.is_valid(raise_exception=True)
+        now = timezone.now()
         data = load_checkout(
             user=request_user(request),
             items=items_from(body.validated_data),
             codes=[CodeInput(shop=body.validated_data["shop"], code=body.validated_data["code"])],
+            now=now,
         )
         ((shop_id, (rule,)),) = data.discounts_by_shop.items()
         lines = [
@@ -274,7 +308,7 @@ class DiscountValidateApi(APIView):
             if line.shop_id == shop_id and line.for_sale
         ]
         evaluation = discount_evaluate(
-            rule=rule, lines=lines, now=timezone.now(), user_uses=data.user_usage.get(rule.id, 0)
+            rule=rule, lines=lines, now=now, user_uses=data.user_usage.get(rule.id, 0)
         )
         return Response(
             DiscountValidateOutput(

@@ -1,5 +1,6 @@
 """Input and output shapes of placement, order reads and status commands."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -108,9 +109,16 @@ def _time_str(value: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def order_as_dict(order: Any) -> dict[str, Any]:
+def order_as_dict(
+    order: Any, *, lines: Iterable[Any] | None = None, history: Iterable[Any] | None = None
+) -> dict[str, Any]:
     """OrderOutput's shape without DRF's per-field machinery (placement and order lists are hot
-    paths). `order` needs shop, buyer, checkout, lines and history loaded (selectors do it)."""
+    paths). `order` needs shop, buyer and checkout loaded, and its lines and history prefetched
+    (selectors do it) unless they are given (a placement hands over the rows it wrote)."""
+    if lines is None:
+        lines = order.lines.all()
+    if history is None:
+        history = order.history.all()
     return {
         "id": str(order.pk),
         "number": order.number,
@@ -133,7 +141,7 @@ def order_as_dict(order: Any) -> dict[str, Any]:
                 "discount": _money_str(line.discount),
                 "line_total": _money_str(line.line_total),
             }
-            for line in order.lines.all()
+            for line in lines
         ],
         "subtotal": _money_str(order.subtotal),
         "discount_total": _money_str(order.discount_total),
@@ -152,7 +160,7 @@ def order_as_dict(order: Any) -> dict[str, Any]:
                 "actor": change.actor_role,
                 "note": change.note,
             }
-            for change in order.history.all()
+            for change in history
         ],
         "created_at": _time_str(order.created_at),
         "updated_at": _time_str(order.updated_at),
@@ -162,8 +170,9 @@ def order_as_dict(order: Any) -> dict[str, Any]:
 ADDRESS_KEYS = ("name", "line1", "line2", "city", "state", "postal_code", "country", "phone")
 
 
+# Declares the shape for the schema; the data comes from order_as_dict.
 class OrderOutput(serializers.Serializer):
-    """Declares the shape for the schema; the data comes from order_as_dict."""
+    """One shop's order of a checkout: line snapshots, totals, address, status and history."""
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         return order_as_dict(instance)
@@ -191,6 +200,42 @@ class OrderOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+# What a checkout's payment may be (the payment method that makes it says which applies).
+CHECKOUT_PAYMENT_STATUSES = [
+    "awaiting_payment",
+    "failed",
+    "paid",
+    "refunded",
+    "cancelled",
+    "flagged",
+]
+
+
+class PaymentErrorOutput(serializers.Serializer):
+    code = serializers.CharField(help_text="e.g. `payment.provider_unavailable`")
+    detail = serializers.CharField()
+
+
+class CheckoutPaymentOutput(serializers.Serializer):
+    """The checkout's payment (apps.orders.payment_methods.CheckoutPayment); null for cash on
+    delivery."""
+
+    id = serializers.UUIDField()
+    provider = serializers.CharField(help_text="`stripe` (or `demo` in the demo setup)")
+    status = serializers.ChoiceField(choices=CHECKOUT_PAYMENT_STATUSES)
+    amount = _money()
+    currency = serializers.CharField()
+    client_secret = serializers.CharField(
+        allow_null=True,
+        help_text="for the provider's client library (Stripe.js); null while no payment intent "
+        "could be created (see `error`): POST /checkouts/{number}/pay makes one",
+    )
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="unpaid orders are cancelled at this time"
+    )
+    error = PaymentErrorOutput(allow_null=True)
+
+
 class CheckoutOutput(serializers.Serializer):
     id = serializers.UUIDField()
     checkout_number = serializers.CharField(source="number")
@@ -200,8 +245,21 @@ class CheckoutOutput(serializers.Serializer):
     shipping_total = _money()
     total = _money()
     currency = serializers.CharField()
+    payment = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
     @extend_schema_field(OrderOutput(many=True))
     def get_orders(self, checkout: Any) -> list[dict[str, Any]]:
-        return [order_as_dict(order) for order in self.context["orders"]]
+        # A fresh placement also passes the rows it wrote ("placed_rows": order id -> PlacedRows).
+        placed = self.context.get("placed_rows") or {}
+        return [
+            order_as_dict(order, **placed[order.pk]._asdict())
+            if order.pk in placed
+            else order_as_dict(order)
+            for order in self.context["orders"]
+        ]
+
+    @extend_schema_field(CheckoutPaymentOutput(allow_null=True))
+    def get_payment(self, checkout: Any) -> dict[str, Any] | None:
+        # Set by the placement (order_place) or by whoever read the checkout for the response.
+        return getattr(checkout, "payment", None)

@@ -10,10 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.catalog.demo import EXAMPLE_VARIANT_ID
+from apps.core.openapi import demo_example, problem_responses
 from apps.core.pagination import CursorPagination
-from apps.core.permissions import IsAuthenticatedUser, IsSeller
+from apps.core.permissions import EmailVerified, IsAuthenticatedUser, IsSeller
 from apps.orders import selectors, services
-from apps.orders.api.checkout_review import items_from
+from apps.orders.api.checkout_review import DISCOUNT_REFUSALS, NOT_FOUND_CODES, items_from
 from apps.orders.api.serializers import (
     CheckoutOutput,
     OrderCancelInput,
@@ -35,16 +37,17 @@ def checkout_response_data(checkout: Checkout) -> dict[str, Any]:
     """The placement response: the checkout with its orders in full. A fresh placement hands
     over the rows it wrote (no re-read); a replay by idempotency key reads them back."""
     orders = getattr(checkout, "placed_orders", None)
+    placed_rows = getattr(checkout, "placed_rows", None)
     if orders is None:
         orders = sorted(
             selectors.orders_with_details(Order.objects.filter(checkout=checkout)),
             key=lambda order: int(order.number.rsplit("-", 1)[1]),
         )
-    return CheckoutOutput(checkout, context={"orders": orders}).data
+    return CheckoutOutput(checkout, context={"orders": orders, "placed_rows": placed_rows}).data
 
 
 class OrderListCreateApi(generics.ListAPIView):
-    permission_classes = [IsAuthenticatedUser]
+    permission_classes = [IsAuthenticatedUser, EmailVerified]
     serializer_class = OrderOutput
     pagination_class = CursorPagination
 
@@ -60,6 +63,7 @@ class OrderListCreateApi(generics.ListAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="orders_list",
+        summary="List my orders",
         parameters=[OrderListQuery],
         description="The caller's own orders, newest first (cursor pagination), `?status=`.",
     )
@@ -69,15 +73,63 @@ class OrderListCreateApi(generics.ListAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="orders_place",
+        examples=[
+            demo_example(
+                "One speaker, cash on delivery",
+                {
+                    "items": [{"variant_id": str(EXAMPLE_VARIANT_ID), "quantity": 1}],
+                    "shipping_address": {
+                        "name": "Casey Customer",
+                        "line1": "12 Market Street",
+                        "city": "Portland",
+                        "state": "OR",
+                        "postal_code": "97201",
+                        "country": "US",
+                        "phone": "+15035550123",
+                    },
+                    "payment_method": "cash_on_delivery",
+                },
+                login="customer@example.com",
+            )
+        ],
+        summary="Place an order",
         request=OrderPlaceInput,
-        responses={201: CheckoutOutput},
+        responses={
+            201: CheckoutOutput,
+            **problem_responses(
+                codes={
+                    404: NOT_FOUND_CODES,
+                    409: ["inventory.insufficient_stock", "order.checkout_changed"],
+                    422: [
+                        "order.empty",
+                        "order.too_many_open_orders",
+                        "order.variant_quantity_limit",
+                        *DISCOUNT_REFUSALS,
+                        "discount.not_combinable",
+                        "cart.line_quantity_limit",
+                        "idempotency.key_reused",
+                    ],
+                }
+            ),
+        },
         description=(
             "Place the cart (or explicit `items`) as one order per shop: prices from the "
             "database, discount uses redeemed, stock reserved and the bought cart lines "
             "removed, all or nothing. Refusals: 422 `order.empty`, 404 for an item not for "
             "sale, 409 `inventory.insufficient_stock` (with `sku` and `available`), the "
-            "discount refusals, 400 with pointers for an invalid address. Send an "
-            "`Idempotency-Key` to make retries safe."
+            "discount refusals, 400 with pointers for an invalid address. A buyer holds at "
+            "most `ORDER_MAX_OPEN_UNPAID` (10) open unpaid orders (pending or confirmed) and "
+            "`ORDER_MAX_UNITS_PER_VARIANT` (20) units of one variant across them: 422 "
+            "`order.too_many_open_orders` (`limit`, `open_orders`, `new_orders`) and "
+            "`order.variant_quantity_limit` (`sku`, `variant_id`, `limit`, `held`, "
+            "`requested`). Send an `Idempotency-Key` to make retries safe. With "
+            "`payment_method: card` the orders start `awaiting_payment` and `payment` carries "
+            "the provider's `client_secret` (null, with `payment.error`, when the provider could "
+            "not be reached: the orders stand and POST /checkouts/{number}/pay retries); unpaid "
+            "orders are cancelled after the payment window (`payment_expired`). A card "
+            "checkout is priced, and its payment started, before the placement: prices, "
+            "discounts or shipping that change in between are 409 `order.checkout_changed` "
+            "(`total`, `quoted_total`), nothing placed."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -104,6 +156,7 @@ class OrderDetailApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="orders_retrieve",
+        summary="Get one of my orders",
         responses=OrderOutput,
         description="One of the caller's orders with lines, totals, address and history.",
     )
@@ -118,6 +171,7 @@ class OrderCancelApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="orders_cancel",
+        summary="Cancel one of my orders",
         request=OrderCancelInput,
         responses={200: OrderOutput, 409: OpenApiResponse(description="order.invalid_transition")},
         description=(
@@ -158,6 +212,7 @@ class SellerOrderListApi(generics.ListAPIView):
     @extend_schema(
         tags=SELLER_TAGS,
         operation_id="seller_orders_list",
+        summary="List my shop's orders (seller)",
         parameters=[SellerOrderListQuery],
         description="Orders of the caller's shop (staff: every shop), newest first, `?status=`.",
     )
@@ -171,6 +226,7 @@ class SellerOrderDetailApi(APIView):
     @extend_schema(
         tags=SELLER_TAGS,
         operation_id="seller_orders_retrieve",
+        summary="Get one of my shop's orders (seller)",
         responses=OrderOutput,
         description="One order of the caller's shop.",
     )
@@ -185,6 +241,7 @@ class SellerOrderTransitionApi(APIView):
     @extend_schema(
         tags=SELLER_TAGS,
         operation_id="seller_orders_transition",
+        summary="Move an order to its next status (seller)",
         request=OrderTransitionInput,
         responses={200: OrderOutput, 409: OpenApiResponse(description="order.invalid_transition")},
         description=(

@@ -1,14 +1,16 @@
 from uuid import UUID
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from apps.core.openapi import problem_responses
+from apps.catalog.demo import EXAMPLE_PRODUCT_SLUG
+from apps.core.openapi import demo_example, demo_path_parameter, problem_responses
 from apps.core.pagination import CursorPagination
+from apps.core.permissions import EmailVerified
 from apps.core.throttling import PostContentThrottle
 from apps.reviews import selectors, services
 from apps.reviews.api.serializers import (
@@ -26,9 +28,7 @@ from apps.reviews.api.serializers import (
 from apps.users.request_user import request_user
 
 TAGS = ["reviews"]
-PRODUCT_REF = OpenApiParameter(
-    "product_ref", str, OpenApiParameter.PATH, description="Product id or slug."
-)
+PRODUCT_REF = demo_path_parameter("product_ref", EXAMPLE_PRODUCT_SLUG, "Product id or slug.")
 
 
 class NewestFirstPagination(CursorPagination):
@@ -52,13 +52,14 @@ class _PostThrottledApi(generics.GenericAPIView):
 
 
 class ProductReviewsApi(_PostThrottledApi):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes = [IsAuthenticatedOrReadOnly, EmailVerified]
     pagination_class = NewestFirstPagination
     serializer_class = ReviewOutput
 
     @extend_schema(
         tags=TAGS,
         operation_id="product_reviews_list",
+        summary="List a product's reviews",
         parameters=[PRODUCT_REF, ReviewListQuery],
         responses={200: ReviewOutput(many=True), **problem_responses(404)},
         description="Published reviews of a published product, newest first, `?rating=1..5`.",
@@ -76,6 +77,14 @@ class ProductReviewsApi(_PostThrottledApi):
     @extend_schema(
         tags=TAGS,
         operation_id="product_reviews_create",
+        examples=[
+            demo_example(
+                "Five stars",
+                {"rating": 5, "title": "Loud for its size", "body": "Great sound in a small box."},
+                login="customer@example.com",
+            )
+        ],
+        summary="Review a product",
         parameters=[PRODUCT_REF],
         request=ReviewCreateInput,
         responses={
@@ -110,6 +119,7 @@ class ReviewDetailApi(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="reviews_retrieve",
+        summary="Get a review",
         responses={200: ReviewOutput, **problem_responses(404)},
         description="A published review; the author and staff also see hidden ones.",
     )
@@ -120,6 +130,7 @@ class ReviewDetailApi(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="reviews_update",
+        summary="Edit a review",
         request=ReviewUpdateInput,
         responses={
             200: ReviewOutput,
@@ -138,6 +149,7 @@ class ReviewDetailApi(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="reviews_delete",
+        summary="Delete a review",
         responses={204: None, **problem_responses(404, codes={403: ["review.forbidden"]})},
         description="The author or staff delete a review.",
     )
@@ -147,13 +159,14 @@ class ReviewDetailApi(generics.GenericAPIView):
 
 
 class ProductCommentsApi(_PostThrottledApi):
-    permission_classes = [IsAuthenticatedOrReadOnly]
+    permission_classes = [IsAuthenticatedOrReadOnly, EmailVerified]
     pagination_class = NewestFirstPagination
     serializer_class = TopLevelCommentOutput
 
     @extend_schema(
         tags=TAGS,
         operation_id="product_comments_list",
+        summary="List a product's comments",
         parameters=[PRODUCT_REF],
         responses={200: TopLevelCommentOutput(many=True), **problem_responses(404)},
         description=(
@@ -169,6 +182,14 @@ class ProductCommentsApi(_PostThrottledApi):
     @extend_schema(
         tags=TAGS,
         operation_id="product_comments_create",
+        examples=[
+            demo_example(
+                "A question",
+                {"body": "Does it pair with two phones at once?"},
+                login="customer@example.com",
+            )
+        ],
+        summary="Comment on a product",
         parameters=[PRODUCT_REF],
         request=CommentCreateInput,
         responses={
@@ -203,6 +224,7 @@ class CommentDetailApi(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="comments_retrieve",
+        summary="Get a comment",
         responses={200: TopLevelCommentOutput, **problem_responses(404)},
         description="One comment with `reply_count` (every comment below it).",
     )
@@ -213,6 +235,7 @@ class CommentDetailApi(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="comments_update",
+        summary="Edit a comment",
         request=CommentUpdateInput,
         responses={
             200: TopLevelCommentOutput,
@@ -232,6 +255,7 @@ class CommentDetailApi(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="comments_delete",
+        summary="Delete a comment",
         parameters=[CommentDeleteQuery],
         responses={
             204: None,
@@ -263,6 +287,7 @@ class CommentRepliesApi(generics.GenericAPIView):
     @extend_schema(
         tags=TAGS,
         operation_id="comments_replies",
+        summary="List the replies under a comment",
         responses={200: ThreadCommentOutput(many=True), **problem_responses(404)},
         description=(
             "The whole thread below a comment in reading order (each reply followed by its own "

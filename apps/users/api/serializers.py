@@ -1,14 +1,12 @@
-"""Input and output shapes of accounts, addresses, shops and API keys."""
+"""Input and output shapes of accounts, addresses and API keys."""
 
 import re
-from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.media.api.serializers import MediaAssetOutput
+from apps.core.text import SingleLineField
 from apps.users.countries import COUNTRY_CODES
 from apps.users.selectors import user_roles, user_shop
 from apps.users.services import API_KEY_SCOPES
@@ -44,12 +42,16 @@ class UserOutput(serializers.Serializer):
     phone = serializers.CharField()
     roles = serializers.SerializerMethodField()
     shop = serializers.SerializerMethodField()
+    email_verified = serializers.SerializerMethodField()
 
     @extend_schema_field(
         serializers.ListField(child=serializers.ChoiceField(["customer", "seller", "staff"]))
     )
     def get_roles(self, user: Any) -> list[str]:
         return user_roles(user)
+
+    def get_email_verified(self, user: Any) -> bool:
+        return user.email_verified_at is not None
 
     @extend_schema_field(ShopRefOutput(allow_null=True))
     def get_shop(self, user: Any) -> dict[str, Any] | None:
@@ -60,7 +62,11 @@ class UserOutput(serializers.Serializer):
 class SignupInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
-    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    name = SingleLineField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class EmailVerifyInput(serializers.Serializer):
+    token = serializers.CharField(max_length=1024)
 
 
 class LoginInput(serializers.Serializer):
@@ -101,7 +107,7 @@ class PasswordChangeInput(serializers.Serializer):
 class MeUpdateInput(serializers.Serializer):
     """Only these fields; anything else in the body (email, is_staff, roles) is ignored."""
 
-    name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    name = SingleLineField(max_length=150, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
     def validate_phone(self, value: str) -> str:
@@ -112,17 +118,17 @@ class MeUpdateInput(serializers.Serializer):
 
 
 class AddressSerializer(serializers.Serializer):
-    """An address as API.md defines it. Checkout reuses this for `shipping_address`.
+    """A postal address. `country` is an ISO 3166-1 alpha-2 code (lower case is accepted and
+    upper-cased); `line2` and `state` may be blank."""
 
-    `country` is an ISO 3166-1 alpha-2 code; lower case is accepted and upper-cased.
-    """
+    # Checkout reuses this for `shipping_address`.
 
-    name = serializers.CharField(max_length=150)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    city = serializers.CharField(max_length=100)
-    state = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    postal_code = serializers.CharField(max_length=20)
+    name = SingleLineField(max_length=150)
+    line1 = SingleLineField(max_length=200)
+    line2 = SingleLineField(max_length=200, required=False, allow_blank=True, default="")
+    city = SingleLineField(max_length=100)
+    state = SingleLineField(max_length=100, required=False, allow_blank=True, default="")
+    postal_code = SingleLineField(max_length=20)
     country = serializers.CharField(max_length=2, min_length=2)
     phone = serializers.CharField(max_length=32)
 
@@ -155,58 +161,6 @@ class AddressOutput(serializers.Serializer):
     phone = serializers.CharField()
     is_default = serializers.BooleanField()
     created_at = serializers.DateTimeField()
-
-
-# --- Shops
-
-
-class ShopOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    slug = serializers.CharField()
-    description = serializers.CharField()
-    logo = MediaAssetOutput(allow_null=True)
-    status = serializers.CharField()
-    product_count = serializers.IntegerField()
-    follower_count = serializers.IntegerField()
-    rating_avg = serializers.DecimalField(max_digits=3, decimal_places=2)
-    rating_count = serializers.IntegerField()
-    shipping_fee = serializers.DecimalField(max_digits=10, decimal_places=2)
-    free_shipping_threshold = serializers.DecimalField(
-        max_digits=12, decimal_places=2, allow_null=True
-    )
-    currency = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-
-    def get_currency(self, shop: Any) -> str:
-        return settings.STORE_CURRENCY
-
-
-class ShopCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
-    description = serializers.CharField(
-        max_length=5000, required=False, allow_blank=True, default=""
-    )
-    shipping_fee = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, required=False, default=Decimal("0.00")
-    )
-    free_shipping_threshold = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
-    )
-
-
-class ShopUpdateInput(serializers.Serializer):
-    """Partial. The slug, status and counters are not editable here."""
-
-    name = serializers.CharField(max_length=120, required=False)
-    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
-    shipping_fee = serializers.DecimalField(
-        max_digits=10, decimal_places=2, min_value=0, required=False
-    )
-    free_shipping_threshold = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
-    )
-    logo_id = serializers.UUIDField(required=False, allow_null=True)
 
 
 # --- API keys

@@ -8,6 +8,12 @@ urlpatterns = [
     path("auth/refresh", views.RefreshApi.as_view(), name="auth-refresh"),
     path("auth/logout", views.LogoutApi.as_view(), name="auth-logout"),
     path("auth/logout-all", views.LogoutAllApi.as_view(), name="auth-logout-all"),
+    path("auth/verify-email", views.EmailVerifyApi.as_view(), name="auth-verify-email"),
+    path(
+        "auth/verify-email/resend",
+        views.EmailVerifyResendApi.as_view(),
+        name="auth-verify-email-resend",
+    ),
     path("auth/password-reset", views.PasswordResetApi.as_view(), name="auth-password-reset"),
     path(
         "auth/password-reset/confirm",
@@ -22,9 +28,6 @@ urlpatterns = [
         views.AddressDetailApi.as_view(),
         name="me-address-detail",
     ),
-    path("shops", views.ShopListCreateApi.as_view(), name="shops"),
-    path("shops/<str:ident>", views.ShopDetailApi.as_view(), name="shop-detail"),
-    path("shops/<str:ident>/follow", views.ShopFollowApi.as_view(), name="shop-follow"),
     path("api-keys", views.ApiKeyListCreateApi.as_view(), name="api-keys"),
     path("api-keys/<uuid:key_id>", views.ApiKeyRevokeApi.as_view(), name="api-key-detail"),
 ]

@@ -3,7 +3,8 @@
 from typing import Any, cast
 from uuid import UUID
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.http import HttpRequest
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -14,10 +15,10 @@ from rest_framework_simplejwt.tokens import Token
 
 from apps.core.authentication import token_session
 from apps.core.idempotency import redact_when_stored
-from apps.core.openapi import problem_responses
+from apps.core.openapi import demo_example, problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsStaff
-from apps.core.throttling import ApiKeyThrottle, LoginEmailThrottle, LoginIpThrottle
+from apps.core.throttling import ApiKeyThrottle, LoginIpThrottle
 from apps.users import selectors, services
 from apps.users.api.serializers import (
     AddressInput,
@@ -26,22 +27,25 @@ from apps.users.api.serializers import (
     ApiKeyCreateInput,
     ApiKeyOutput,
     AuthOutput,
+    EmailVerifyInput,
     LoginInput,
     MeUpdateInput,
     PasswordChangeInput,
     PasswordResetConfirmInput,
     PasswordResetInput,
     RefreshInput,
-    ShopCreateInput,
-    ShopOutput,
-    ShopUpdateInput,
     SignupInput,
     TokenPairOutput,
     UserOutput,
 )
-from apps.users.models import Address, ApiKey, Shop
+from apps.users.models import Address, ApiKey
 from apps.users.request_user import request_user
-from apps.users.throttling import PasswordResetEmailThrottle, PasswordResetIpThrottle
+from apps.users.throttling import (
+    EmailVerifyResendThrottle,
+    PasswordResetEmailThrottle,
+    PasswordResetIpThrottle,
+    SignupThrottle,
+)
 
 
 def problems(*entries: tuple[int, str]) -> dict[tuple[int, str], OpenApiResponse]:
@@ -69,12 +73,34 @@ def _auth_body(user: Any, tokens: dict[str, str]) -> dict[str, Any]:
 class SignupApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    throttle_classes = [SignupThrottle, ApiKeyThrottle]
 
     @extend_schema(
         tags=["auth"],
         operation_id="auth_signup",
+        examples=[
+            demo_example(
+                "A new customer",
+                {
+                    "email": "new.customer@example.com",
+                    "password": "correct-horse-battery-staple",
+                    "name": "Nova Customer",
+                },
+                login=None,
+            )
+        ],
+        summary="Sign up",
+        description=(
+            "Create a customer account and log it in: the user and a token pair, as `POST "
+            "/auth/login` returns. A taken e-mail is 409 `user.email_taken`; a weak password is"
+            " 400 with a pointer to `/password`. Throttled per client address and globally (429"
+            " `throttled` with `Retry-After`)."
+        ),
         request=SignupInput,
-        responses={201: AuthOutput, **problems(INVALID, (409, "user.email_taken"))},
+        responses={
+            201: AuthOutput,
+            **problems(INVALID, (409, "user.email_taken"), (429, "throttled")),
+        },
     )
     def post(self, request: Request) -> Response:
         body = SignupInput(data=request.data)
@@ -87,11 +113,26 @@ class SignupApi(APIView):
 class LoginApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [LoginIpThrottle, LoginEmailThrottle, ApiKeyThrottle]
+    throttle_classes = [LoginIpThrottle, ApiKeyThrottle]
 
     @extend_schema(
         tags=["auth"],
         operation_id="auth_login",
+        examples=[
+            demo_example(
+                "The demo customer",
+                {"email": "customer@example.com", "password": "demo-pass-2024"},
+                login=None,
+            )
+        ],
+        summary="Log in with e-mail and password",
+        description=(
+            "Returns the user and a new session's token pair: `access` (send as `Authorization:"
+            " Bearer <access>`) and `refresh` (for `POST /auth/refresh`). Throttled per client "
+            "address (`login`); failed logins per (e-mail, address) lock that pair, the right "
+            "password included, for a minute, then twice as long each time (`login_failure`):"
+            " 429 `throttled` with `Retry-After`. The owner signs in from another address."
+        ),
         request=LoginInput,
         responses={
             200: AuthOutput,
@@ -101,7 +142,13 @@ class LoginApi(APIView):
     def post(self, request: Request) -> Response:
         body = LoginInput(data=request.data)
         body.is_valid(raise_exception=True)
-        user = services.user_login(request=request._request, **body.validated_data)
+        # DRF's Request offers the standard HttpRequest attributes (documented), which is all
+        # Django's authenticate() hands to the backends and its signals.
+        user = services.user_login(
+            request=cast(HttpRequest, request),
+            address=LoginIpThrottle().get_ident(request),
+            **body.validated_data,
+        )
         tokens = services.session_tokens_issue(user=user)
         return Response(_auth_body(user, tokens))
 
@@ -113,6 +160,7 @@ class RefreshApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_refresh",
+        summary="Rotate a refresh token",
         description=(
             "Rotate a refresh token: the presented one is revoked and a new pair returned (same "
             "session). A token that was already rotated is reuse, treated as theft: 401 "
@@ -145,11 +193,12 @@ class LogoutApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_logout",
+        summary="Log out one session",
         description=(
             "End the session of the given refresh token: every refresh token of that session, "
             "rotated or not, is refused from now on with 401 `auth.token_revoked`; the "
-            "account's other sessions go on. The session's access tokens stay valid until they "
-            "expire. Idempotent."
+            "account's other sessions go on. The session's access tokens are refused at once "
+            "(401 `auth.token_revoked`), and its notification streams end. Idempotent."
         ),
         request=RefreshInput,
         responses={204: NO_CONTENT, **problems(INVALID, UNAUTHENTICATED)},
@@ -169,6 +218,7 @@ class LogoutAllApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_logout_all",
+        summary="Log out every session",
         description=(
             "End every session of the account, this one included: every access and refresh "
             "token issued before is refused with 401 `auth.token_revoked`."
@@ -181,6 +231,59 @@ class LogoutAllApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class EmailVerifyApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_verify_email",
+        summary="Verify the e-mail address",
+        description=(
+            "`token` comes from the link of the verification e-mail sent at sign-up (or by "
+            "`POST /auth/verify-email/resend`); it expires after `EMAIL_VERIFICATION_MAX_AGE_HOURS`"
+            " (72). Using it again changes nothing (204). Forged, expired, or of an address the "
+            "account no longer has: 400 `auth.invalid_verification_token`. Deployments with "
+            "`REQUIRE_EMAIL_VERIFICATION` refuse orders, reviews, comments, uploads and "
+            "notification streams of unverified accounts with 403 `auth.email_unverified`."
+        ),
+        request=EmailVerifyInput,
+        responses={
+            204: NO_CONTENT,
+            **problems(INVALID, (400, "auth.invalid_verification_token")),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = EmailVerifyInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.email_verify(token=body.validated_data["token"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailVerifyResendApi(APIView):
+    permission_classes = [IsAuthenticatedUser]
+    throttle_classes = [EmailVerifyResendThrottle, ApiKeyThrottle]
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_verify_email_resend",
+        summary="Send the verification e-mail again",
+        description=(
+            "A new verification link to the caller's address, unless it is verified already "
+            "(then nothing is sent); 202 either way. Throttled per account "
+            "(`email_verify_resend`, 3 an hour: 429 `throttled` with `Retry-After`)."
+        ),
+        request=None,
+        responses={
+            202: OpenApiResponse(description="Accepted; sent unless already verified."),
+            **problems(UNAUTHENTICATED, (429, "throttled")),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        services.email_verification_request(user=request_user(request))
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
 class PasswordResetApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -189,6 +292,12 @@ class PasswordResetApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_password_reset",
+        summary="Ask for a password reset e-mail",
+        description=(
+            "Always 202, whether or not an account has that e-mail (no account enumeration). A "
+            "known account gets an e-mail with a one-time link carrying `uid` and `token` for "
+            "`POST /auth/password-reset/confirm`."
+        ),
         request=PasswordResetInput,
         responses={
             202: OpenApiResponse(description="Accepted, whether or not the email is known."),
@@ -209,6 +318,11 @@ class PasswordResetConfirmApi(APIView):
     @extend_schema(
         tags=["auth"],
         operation_id="auth_password_reset_confirm",
+        summary="Set a new password with a reset token",
+        description=(
+            "`uid` and `token` come from the reset e-mail; the token works once. Every session "
+            "of the account ends."
+        ),
         request=PasswordResetConfirmInput,
         responses={204: NO_CONTENT, **problems(INVALID, (400, "auth.invalid_reset_token"))},
     )
@@ -228,6 +342,8 @@ class MeApi(APIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_retrieve",
+        summary="Get the signed-in user",
+        description=("The caller's account: id, e-mail, name, phone, roles and shop (or null)."),
         responses={200: UserOutput, **problems(UNAUTHENTICATED)},
     )
     def get(self, request: Request) -> Response:
@@ -237,6 +353,8 @@ class MeApi(APIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_update",
+        summary="Update the signed-in user",
+        description="Change `name` and/or `phone`. The e-mail never changes here.",
         request=MeUpdateInput,
         responses={200: UserOutput, **problems(INVALID, UNAUTHENTICATED)},
     )
@@ -254,6 +372,7 @@ class MePasswordApi(APIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_password_change",
+        summary="Change the password",
         description=(
             "Change the password and end every other session: their access and refresh tokens "
             "are refused with 401 `auth.token_revoked`. The caller's session (the one its access "
@@ -291,6 +410,11 @@ class AddressListCreateApi(GenericAPIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_addresses_list",
+        summary="List saved addresses",
+        description=(
+            "The caller's address book (the default first, then newest), for `address_id` at "
+            "checkout."
+        ),
         responses={200: AddressOutput(many=True), **problems(UNAUTHENTICATED)},
     )
     def get(self, request: Request) -> Response:
@@ -300,6 +424,27 @@ class AddressListCreateApi(GenericAPIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_addresses_create",
+        examples=[
+            demo_example(
+                "A home address",
+                {
+                    "name": "Casey Customer",
+                    "line1": "12 Market Street",
+                    "city": "Portland",
+                    "state": "OR",
+                    "postal_code": "97201",
+                    "country": "US",
+                    "phone": "+15035550123",
+                    "is_default": True,
+                },
+                login="customer@example.com",
+            )
+        ],
+        summary="Save an address",
+        description=(
+            "Add an address to the caller's address book; use its `id` as `address_id` when "
+            "placing an order."
+        ),
         request=AddressInput,
         responses={201: AddressOutput, **problems(INVALID, UNAUTHENTICATED)},
     )
@@ -318,6 +463,11 @@ class AddressDetailApi(APIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_addresses_update",
+        summary="Change a saved address",
+        description=(
+            "Partial update of one of the caller's addresses; orders placed before keep their "
+            "own copy."
+        ),
         request=AddressInput(partial=True),
         responses={
             200: AddressOutput,
@@ -335,118 +485,14 @@ class AddressDetailApi(APIView):
     @extend_schema(
         tags=["me"],
         operation_id="me_addresses_delete",
+        summary="Delete a saved address",
+        description=(
+            "Remove one of the caller's addresses; orders placed with it keep their copy."
+        ),
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED, (404, "address.not_found"))},
     )
     def delete(self, request: Request, address_id: UUID) -> Response:
         services.address_delete(user=request_user(request), address_id=address_id)
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- Shops
-
-SHOP_IDENT = OpenApiParameter(
-    "ident", str, OpenApiParameter.PATH, description="The shop's slug or id."
-)
-
-
-class ShopListCreateApi(GenericAPIView):
-    pagination_class = PageNumberPagination
-    serializer_class = ShopOutput
-    queryset = Shop.objects.none()  # for the schema; reads go through selectors
-
-    def get_permissions(self) -> list[Any]:
-        return [IsAuthenticatedUser()] if self.request.method == "POST" else [AllowAny()]
-
-    @extend_schema(
-        tags=["shops"],
-        operation_id="shops_list",
-        parameters=[
-            OpenApiParameter("search", str, description="Matches name or description."),
-        ],
-        responses={200: ShopOutput(many=True)},
-    )
-    def get(self, request: Request) -> Response:
-        shops = selectors.shop_list(search=request.query_params.get("search", "").strip())
-        page = self.paginate_queryset(shops)
-        return self.get_paginated_response(ShopOutput(page, many=True).data)
-
-    @extend_schema(
-        tags=["shops"],
-        operation_id="shops_create",
-        request=ShopCreateInput,
-        responses={
-            201: ShopOutput,
-            **problems(INVALID, UNAUTHENTICATED, (409, "shop.already_exists")),
-        },
-    )
-    def post(self, request: Request) -> Response:
-        body = ShopCreateInput(data=request.data)
-        body.is_valid(raise_exception=True)
-        shop = services.shop_create(owner=request_user(request), **body.validated_data)
-        return Response(ShopOutput(shop).data, status=status.HTTP_201_CREATED)
-
-
-class ShopDetailApi(APIView):
-    def get_permissions(self) -> list[Any]:
-        return [IsAuthenticatedUser()] if self.request.method == "PATCH" else [AllowAny()]
-
-    @extend_schema(
-        tags=["shops"],
-        operation_id="shops_retrieve",
-        parameters=[SHOP_IDENT],
-        responses={200: ShopOutput, **problems((404, "shop.not_found"))},
-    )
-    def get(self, request: Request, ident: str) -> Response:
-        shop = selectors.shop_get_visible(ident=ident, user=request.user)
-        return Response(ShopOutput(shop).data)
-
-    @extend_schema(
-        tags=["shops"],
-        operation_id="shops_update",
-        parameters=[SHOP_IDENT],
-        request=ShopUpdateInput,
-        responses={
-            200: ShopOutput,
-            **problems(INVALID, UNAUTHENTICATED, (403, "shop.not_owner"), (404, "shop.not_found")),
-        },
-    )
-    def patch(self, request: Request, ident: str) -> Response:
-        shop = selectors.shop_get_visible(ident=ident, user=request.user)
-        body = ShopUpdateInput(data=request.data, partial=True)
-        body.is_valid(raise_exception=True)
-        shop = services.shop_update(
-            shop=shop, actor=request_user(request), data=body.validated_data
-        )
-        return Response(ShopOutput(shop).data)
-
-
-class ShopFollowApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
-
-    @extend_schema(
-        tags=["shops"],
-        operation_id="shops_follow",
-        parameters=[SHOP_IDENT],
-        request=None,
-        responses={
-            204: NO_CONTENT,
-            **problems(UNAUTHENTICATED, (404, "shop.not_found"), (422, "shop.self_follow")),
-        },
-    )
-    def post(self, request: Request, ident: str) -> Response:
-        shop = selectors.shop_get_visible(ident=ident, user=request.user)
-        services.shop_follow(shop=shop, user=request_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(
-        tags=["shops"],
-        operation_id="shops_unfollow",
-        parameters=[SHOP_IDENT],
-        responses={204: NO_CONTENT, **problems(UNAUTHENTICATED, (404, "shop.not_found"))},
-    )
-    def delete(self, request: Request, ident: str) -> Response:
-        shop = selectors.shop_get_visible(ident=ident, user=request.user)
-        services.shop_unfollow(shop=shop, user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -462,6 +508,11 @@ class ApiKeyListCreateApi(GenericAPIView):
     @extend_schema(
         tags=["api-keys"],
         operation_id="api_keys_list",
+        summary="List API keys (staff)",
+        description=(
+            "Every API key, newest first, without its secret: name, prefix, scopes, rate, last "
+            "use and revocation time."
+        ),
         responses={200: ApiKeyOutput(many=True), **problems(UNAUTHENTICATED, FORBIDDEN)},
     )
     def get(self, request: Request) -> Response:
@@ -471,6 +522,7 @@ class ApiKeyListCreateApi(GenericAPIView):
     @extend_schema(
         tags=["api-keys"],
         operation_id="api_keys_create",
+        summary="Create an API key (staff)",
         description=(
             "Issue a key. `key` (`prefix.secret`) is shown in this response only; the server "
             "keeps a hash of it. A retry with the same `Idempotency-Key` gets the same 201 body "
@@ -495,6 +547,11 @@ class ApiKeyRevokeApi(APIView):
     @extend_schema(
         tags=["api-keys"],
         operation_id="api_keys_revoke",
+        summary="Revoke an API key (staff)",
+        description=(
+            "From now on the key is refused with 401 `auth.invalid_api_key`. Revoking twice "
+            "keeps the first revocation time."
+        ),
         responses={
             204: NO_CONTENT,
             **problems(UNAUTHENTICATED, FORBIDDEN, (404, "api_key.not_found")),
