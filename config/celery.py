@@ -54,6 +54,10 @@ POLICY: dict[str, Any] = {
     "task_create_missing_queues": False,  # a typo'd queue name fails loudly at publish
     "worker_hijack_root_logger": False,  # Django's LOGGING stays in charge
     "broker_connection_retry_on_startup": True,
+    # Publisher confirms: a send returns once RabbitMQ has taken the message (persisted, for
+    # these durable queues). Without them a message written just as the broker stops, or one it
+    # refuses, is dropped silently after the task outbox has deleted its row.
+    "broker_transport_options": {"confirm_publish": True},
     "result_expires": 7 * 24 * 3600,
     "task_track_started": False,
 }
@@ -105,13 +109,15 @@ def build_dead_letter_queues(prefix: str = "") -> list[Queue]:
 
 
 def use_queue_prefix(prefix: str) -> None:
-    """(Re)build the queue table with a physical-name prefix (test runs sharing one broker)."""
+    """(Re)build the queue table and the router with a physical-name prefix (test runs sharing
+    one broker)."""
     with _queue_lock:
         app.conf.queue_prefix = prefix
         app.conf.task_queues = build_queues(prefix)
         amqp = app.amqp
         amqp.queues = app.conf.task_queues
         amqp.__dict__.pop("default_queue", None)
+        amqp.flush_routes()  # task_routes read again
         amqp.router = amqp.Router()
 
 

@@ -1,18 +1,22 @@
 """The task outbox (`apps.events.task_outbox`): a task recorded in a transaction is sent after it
 commits, kept until it was sent, and sent again by the relay when the first send failed."""
 
+import os
+import uuid
 from datetime import timedelta
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from kombu import Exchange, Queue
 
 from apps.events import task_outbox
 from apps.events.models import OutboxEvent, PendingTask
 from apps.events.relay import relay_run
 from apps.events.task_outbox import pending_tasks_send, task_enqueue
-from config.celery import app
+from config.celery import app, use_queue_prefix
 from tests.brokers import wait_for
+from tests.services import need_rabbitmq
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +138,37 @@ def test_an_event_subscriber_task_reaches_the_real_worker(celery_worker_real, ev
 
     wait_for(lambda: RUNS == ["worker"])
     assert not PendingTask.objects.exists()
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("not_eager")
+def test_a_message_the_broker_refuses_stays_in_the_outbox(monkeypatch):
+    """Publisher confirms: RabbitMQ refusing a message (here a full queue that rejects
+    publishes) fails the send, so the row stays and is sent again, instead of the message
+    vanishing after its row was deleted (as happened while a broker node stopped)."""
+    need_rabbitmq()
+    name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}.refusing"
+    refusing = Queue(
+        name,
+        Exchange(name, type="direct"),
+        routing_key=name,
+        queue_arguments={"x-max-length": 0, "x-overflow": "reject-publish"},
+    )
+    monkeypatch.setattr(task_outbox, "_paused_until", 0.0)
+    monkeypatch.setitem(app.conf, "task_routes", {outbox_probe.name: {"queue": refusing}})
+    use_queue_prefix(app.conf.get("queue_prefix", ""))  # a router with the route above
+    task_enqueue(outbox_probe, label="refused")
+    try:
+        assert pending_tasks_send() == 0
+    finally:
+        monkeypatch.undo()
+        use_queue_prefix(app.conf.get("queue_prefix", ""))
+        with app.connection_for_write() as connection:
+            channel = connection.default_channel
+            channel.queue_delete(name)
+            channel.exchange_delete(name)
+
+    row = PendingTask.objects.get()
+    assert (row.kwargs, row.attempts) == ({"label": "refused"}, 1)
+    assert row.last_error.startswith("OperationalError")  # kombu's wrapper of the nack
+    assert RUNS == []
