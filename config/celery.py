@@ -116,7 +116,7 @@ def use_queue_prefix(prefix: str) -> None:
         app.conf.task_queues = build_queues(prefix)
         amqp = app.amqp
         amqp.queues = app.conf.task_queues
-        amqp.__dict__.pop("default_queue", None)
+        del amqp.default_queue  # a cached property: computed again from the new queues
         amqp.flush_routes()  # task_routes read again
         amqp.router = amqp.Router()
 

@@ -80,7 +80,8 @@ class DiscountAdmin(ServiceRefusalsAdmin):
             shop: Shop = data["shop"]
             saved = discount_create(shop=shop, **targets, **fields)
         # The admin goes on with `obj` (log entry, message, redirect): make it the saved row.
-        obj.__dict__.update(saved.__dict__)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         # The products and categories were set by the service; only the (read-only) inline is

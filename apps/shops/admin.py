@@ -56,7 +56,8 @@ class ShopAdmin(ServiceRefusalsAdmin):
             if new.get("commission_rate") is not None:
                 shop_commission_rate_set(shop=shop, rate=new["commission_rate"])
             # The admin goes on with `obj` (log entry, message, redirect): make it the saved row.
-            obj.__dict__.update(Shop.objects.get(pk=shop.pk).__dict__)
+            obj.pk = shop.pk
+            obj.refresh_from_db()
             return
         changed = set(form.changed_data)
         data: dict[str, Any] = {name: form.cleaned_data[name] for name in changed}

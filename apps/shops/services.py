@@ -81,7 +81,7 @@ def shop_create(
             if Shop.objects.filter(owner=owner).exists():
                 raise ShopAlreadyExists() from exc
             continue  # the slug was taken concurrently; try a random suffix
-        owner.__dict__.pop("shop", None)
+        owner.shop = shop  # replaces a cached "no shop" on the caller's instance
         return shop
     raise ShopAlreadyExists("Could not allocate a shop address; try another name.")
 
