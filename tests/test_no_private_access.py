@@ -7,7 +7,9 @@ upgrade can change it silently. What is allowed:
 - the object is our own: `self`, `cls`, a class or function the module defines, or a module of
   our own packages (`apps`, `config`) it imports: our private helpers are our business. Only the
   object the attribute is read from counts: `self.client._sock` reaches into `client`;
-- dunders (`__dict__`, `__class__`, ...): Python's protocol, not a library's internals;
+- dunders (`__class__`, `__name__`, ...): Python's protocol, not a library's internals; but not
+  `__dict__`, whose writes bypass the descriptors (cached properties, relations) a library
+  keeps there;
 - documented APIs that happen to start with an underscore: Django's `_meta` (model metadata),
   `_default_manager` and `_base_manager` (managers docs), and named tuples' `_asdict`,
   `_replace`, `_make`, `_fields`;
@@ -38,7 +40,7 @@ ATTRIBUTE_FUNCTIONS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 def _private(name: str) -> bool:
     return (
         name.startswith("_")
-        and not (name.startswith("__") and name.endswith("__"))
+        and not (name.startswith("__") and name.endswith("__") and name != "__dict__")
         and name not in DOCUMENTED
     )
 
@@ -140,6 +142,8 @@ def test_no_private_attribute_of_another_object_is_touched():
         ("self.client._sock", [(1, "_sock")]),  # our own object's library object: private
         ("Product._meta.get_field('name')", []),
         ("obj.__class__.__name__", []),
+        ("obj.__dict__.update(saved.__dict__)", [(1, "__dict__"), (1, "__dict__")]),
+        ("owner.__dict__.pop('shop', None)", [(1, "__dict__")]),
         ("from apps.catalog import cache\ncache._bump('x')", []),
         ("from apps.catalog.models import Product\nProduct._state", [(2, "_state")]),
         ("def _helper(): ...\n_helper.cache_clear()", []),
