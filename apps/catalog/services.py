@@ -324,11 +324,7 @@ def product_draft(
         errors.extend(_variant_errors(product_type, variants, default_price=price))
         if stock is not None:
             errors.append(
-                {
-                    "pointer": "/stock",
-                    "code": "invalid",
-                    "detail": "With variants, give each variant its own stock.",
-                }
+                field_error("/stock", "invalid", "With variants, give each variant its own stock.")
             )
     elif price is None:
         errors.append(field_error("/price", "required", "A price is required."))

@@ -23,6 +23,7 @@ from django.db.models.functions import Now
 
 from apps.catalog.cache import product_cache_bump, product_cache_bump_many
 from apps.catalog.models import ProductVariant
+from apps.core.errors import field_error
 from apps.events import emit, emit_many
 from apps.inventory.errors import (
     InsufficientReserved,
@@ -85,11 +86,9 @@ def _merge_lines(
             raise InvalidStockQuantity(
                 "Quantities must be positive integers.",
                 errors=[
-                    {
-                        "pointer": f"/lines/{index}/quantity",
-                        "code": "min_value",
-                        "detail": "Must be a positive integer.",
-                    }
+                    field_error(
+                        f"/lines/{index}/quantity", "min_value", "Must be a positive integer."
+                    )
                 ],
             )
         # A third item is the line's order id (StockLine.order_id); mypy cannot narrow a union
@@ -328,18 +327,18 @@ def stock_adjust(
     if reason not in ADJUST_REASONS:
         raise InvalidAdjustment(
             f"reason must be one of {', '.join(ADJUST_REASONS)}.",
-            errors=[{"pointer": "/reason", "code": "invalid_choice", "detail": "Unknown reason."}],
+            errors=[field_error("/reason", "invalid_choice", "Unknown reason.")],
         )
     if isinstance(delta, bool) or not isinstance(delta, int):
         raise InvalidAdjustment(
             "delta must be an integer.",
-            errors=[{"pointer": "/delta", "code": "invalid", "detail": "Must be an integer."}],
+            errors=[field_error("/delta", "invalid", "Must be an integer.")],
         )
     if (reason in _POSITIVE_REASONS and delta < 0) or (reason in _NEGATIVE_REASONS and delta > 0):
         sign = "positive" if reason in _POSITIVE_REASONS else "negative"
         raise InvalidAdjustment(
             f"A {reason} must have a {sign} delta.",
-            errors=[{"pointer": "/delta", "code": "invalid_sign", "detail": f"Must be {sign}."}],
+            errors=[field_error("/delta", "invalid_sign", f"Must be {sign}.")],
         )
     variant_id = variant_id if isinstance(variant_id, UUID) else UUID(str(variant_id))
 
@@ -397,7 +396,7 @@ def stock_count_set(
     if isinstance(on_hand, bool) or not isinstance(on_hand, int) or on_hand < 0:
         raise InvalidAdjustment(
             "on_hand must be a whole number of 0 or more.",
-            errors=[{"pointer": "/on_hand", "code": "min_value", "detail": "Must be 0 or more."}],
+            errors=[field_error("/on_hand", "min_value", "Must be 0 or more.")],
         )
     variant_id = variant_id if isinstance(variant_id, UUID) else UUID(str(variant_id))
     with transaction.atomic():
@@ -601,13 +600,7 @@ def stock_threshold_set(*, variant_id: UUID, low_stock_threshold: int) -> StockI
     if low_stock_threshold < 0:
         raise InvalidAdjustment(
             "low_stock_threshold must not be negative.",
-            errors=[
-                {
-                    "pointer": "/low_stock_threshold",
-                    "code": "min_value",
-                    "detail": "Must be 0 or more.",
-                }
-            ],
+            errors=[field_error("/low_stock_threshold", "min_value", "Must be 0 or more.")],
         )
     variant_id = variant_id if isinstance(variant_id, UUID) else UUID(str(variant_id))
     with transaction.atomic():

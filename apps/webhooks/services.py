@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
+from apps.core.errors import field_error
 from apps.core.observability import REQUEST_ID_HEADER, current_context
 from apps.events import emit
 from apps.events.task_outbox import tasks_enqueue
@@ -61,11 +62,11 @@ def _check_events(*, events: Sequence[str], shop: Shop | None) -> None:
     if shop is None:
         return
     refused = [
-        {
-            "pointer": f"/events/{index}",
-            "code": EventNotAvailable.code,
-            "detail": f"{event_type} is not about one shop; only platform endpoints receive it.",
-        }
+        field_error(
+            f"/events/{index}",
+            EventNotAvailable.code,
+            f"{event_type} is not about one shop; only platform endpoints receive it.",
+        )
         for index, event_type in enumerate(events)
         if event_type not in SHOP_EVENT_TYPES
     ]

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import certifi
 from django.conf import settings
 
+from apps.core.errors import field_error
 from apps.media.errors import ForbiddenAddress
 from apps.media.remote_fetch import NOT_PUBLIC, IPAddress, address_is_public, resolve_public
 from apps.webhooks.errors import InvalidTarget
@@ -55,9 +56,7 @@ class SendFailed(Exception):
 
 
 def _refuse(detail: str) -> InvalidTarget:
-    return InvalidTarget(
-        detail, errors=[{"pointer": "/url", "code": InvalidTarget.code, "detail": detail}]
-    )
+    return InvalidTarget(detail, errors=[field_error("/url", InvalidTarget.code, detail)])
 
 
 def target_parse(url: str) -> Target:
