@@ -1,6 +1,7 @@
 """Thin HTTP layer of shops and follows: validate input, call one service or selector, serialize
 the result."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -33,7 +34,7 @@ class ShopViewSet(viewsets.GenericViewSet):
     lookup_url_kwarg = "ident"
     lookup_value_converter = "str"
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.action in ("create", "partial_update"):
             return [IsAuthenticatedUser()]
         return super().get_permissions()
