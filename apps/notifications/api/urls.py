@@ -1,24 +1,15 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from apps.notifications.api import views
 from apps.notifications.stream import notification_stream
 
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("notifications", views.NotificationViewSet, basename="notification")
+
 urlpatterns = [
-    path("notifications", views.NotificationListApi.as_view(), name="notification-list"),
-    path("notifications/unread-count", views.UnreadCountApi.as_view(), name="notification-unread"),
-    path(
-        "notifications/read-all",
-        views.NotificationReadAllApi.as_view(),
-        name="notification-read-all",
-    ),
-    path("notifications/preferences", views.PreferencesApi.as_view(), name="notification-prefs"),
-    path(
-        "notifications/stream-ticket", views.StreamTicketApi.as_view(), name="notification-ticket"
-    ),
+    # Server-Sent Events: a plain Django view streaming past DRF (apps.notifications.stream).
     path("notifications/stream", notification_stream, name="notification-stream"),
-    path(
-        "notifications/<uuid:notification_id>/read",
-        views.NotificationReadApi.as_view(),
-        name="notification-read",
-    ),
+    *router.urls,
 ]

@@ -1,8 +1,8 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.core.openapi import problem_responses
 from apps.core.pagination import CursorPagination
@@ -21,10 +21,14 @@ from apps.notifications.models import Notification, NotificationType
 from apps.notifications.stream import TICKET_TTL_SECONDS, stream_ticket_issue
 
 
-class NotificationListApi(generics.ListAPIView):
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's in-app notifications, their preferences and the ticket to their stream."""
+
     permission_classes = [IsAuthenticatedUser]
     serializer_class = NotificationOutput
     pagination_class = CursorPagination
+    lookup_url_kwarg = "notification_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
@@ -44,24 +48,17 @@ class NotificationListApi(generics.ListAPIView):
             OpenApiParameter("type", str, enum=NotificationType.values),
         ],
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
-class UnreadCountApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         summary="Count unread notifications",
         description="The number of the caller's unread in-app notifications (for a badge).",
         responses=UnreadCountOutput,
     )
-    def get(self, request: Request) -> Response:
+    @action(detail=False, methods=["get"], url_path="unread-count")
+    def unread_count(self, request: Request) -> Response:
         return Response({"count": services.notification_unread_count(user=request.user)})
-
-
-class NotificationReadApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         summary="Mark a notification read",
@@ -71,15 +68,12 @@ class NotificationReadApi(APIView):
         request=None,
         responses=NotificationOutput,
     )
-    def post(self, request: Request, notification_id) -> Response:
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, notification_id) -> Response:
         notification = services.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
         return Response(NotificationOutput(notification).data)
-
-
-class NotificationReadAllApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         summary="Mark every notification read",
@@ -87,12 +81,9 @@ class NotificationReadAllApi(APIView):
         request=None,
         responses=ReadAllOutput,
     )
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request: Request) -> Response:
         return Response({"updated": services.notification_mark_all_read(user=request.user)})
-
-
-class PreferencesApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         summary="Get notification preferences",
@@ -101,7 +92,8 @@ class PreferencesApi(APIView):
         ),
         responses=PreferencesOutput,
     )
-    def get(self, request: Request) -> Response:
+    @action(detail=False, methods=["get"])
+    def preferences(self, request: Request) -> Response:
         return Response({"preferences": services.preferences_list(user=request.user)})
 
     @extend_schema(
@@ -113,17 +105,14 @@ class PreferencesApi(APIView):
         request=PreferencesInput,
         responses=PreferencesOutput,
     )
-    def patch(self, request: Request) -> Response:
+    @preferences.mapping.patch
+    def preferences_update(self, request: Request) -> Response:
         body = PreferencesInput(data=request.data)
         body.is_valid(raise_exception=True)
         preferences = services.preferences_update(
             user=request.user, changes=body.validated_data["preferences"]
         )
         return Response({"preferences": preferences})
-
-
-class StreamTicketApi(APIView):
-    permission_classes = [IsAuthenticatedUser, EmailVerified]
 
     @extend_schema(
         summary="Get a ticket for the notification stream",
@@ -137,7 +126,13 @@ class StreamTicketApi(APIView):
             **problem_responses(codes={503: ["notification.stream_unavailable"]}),
         },
     )
-    def post(self, request: Request) -> Response:
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="stream-ticket",
+        permission_classes=[IsAuthenticatedUser, EmailVerified],
+    )
+    def stream_ticket(self, request: Request) -> Response:
         ticket = stream_ticket_issue(user=request.user, token=request.auth)
         return Response(
             {

@@ -13,11 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
-from rest_framework.views import APIView
 
 from apps.catalog.demo import EXAMPLE_VARIANT_ID
 from apps.core.money import ZERO
@@ -177,7 +177,9 @@ DISCOUNT_REFUSALS = [
 NOT_FOUND_CODES = ["discount.not_found", "cart.variant_not_found"]
 
 
-class CheckoutReviewApi(APIView):
+class CheckoutReviewViewSet(viewsets.ViewSet):
+    """The checkout before it is placed: `review` prices it."""
+
     permission_classes = [IsAuthenticatedUser]
 
     def get_throttles(self) -> list[BaseThrottle]:
@@ -214,7 +216,8 @@ class CheckoutReviewApi(APIView):
             "Prices always come from the database."
         ),
     )
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"])
+    def review(self, request: Request) -> Response:
         body = CheckoutReviewInput(data=request.data)
         body.is_valid(raise_exception=True)
         now = timezone.now()
@@ -253,7 +256,10 @@ class DiscountValidateOutput(serializers.Serializer):
     currency = serializers.CharField()
 
 
-class DiscountValidateApi(APIView):
+class DiscountValidateViewSet(viewsets.ViewSet):
+    """Discount codes checked against lines: `validate`, its one command, is throttled
+    (`discount_check`)."""
+
     permission_classes = [IsAuthenticatedUser]
 
     def get_throttles(self) -> list[BaseThrottle]:
@@ -286,7 +292,8 @@ class DiscountValidateApi(APIView):
             "expired or used up. Throttled (`discount_check`)."
         ),
     )
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"])
+    def validate(self, request: Request) -> Response:
         body = DiscountValidateInput(data=request.data)
         body.is_valid(raise_exception=True)
         now = timezone.now()

@@ -11,9 +11,9 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from apps.core.openapi import problem_responses
 from apps.core.permissions import IsSeller
@@ -64,7 +64,9 @@ class _Line:
         return line
 
 
-class SellerOrdersExportApi(APIView):
+class SellerExportViewSet(viewsets.ViewSet):
+    """The shop's data as files: `orders.csv`."""
+
     permission_classes = [IsSeller]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
@@ -92,7 +94,8 @@ class SellerOrdersExportApi(APIView):
             **problem_responses(403),
         },
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
+    @action(detail=False, methods=["get"], url_path="orders.csv", url_name="orders")
+    def orders(self, request: Request) -> StreamingHttpResponse:
         query = OrderExportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         first, last = query.validated_data["from"], query.validated_data["to"]

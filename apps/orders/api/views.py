@@ -5,10 +5,10 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.catalog.demo import EXAMPLE_VARIANT_ID
 from apps.core.openapi import demo_example, problem_responses
@@ -46,10 +46,15 @@ def checkout_response_data(checkout: Checkout) -> dict[str, Any]:
     return CheckoutOutput(checkout, context={"orders": orders, "placed_rows": placed_rows}).data
 
 
-class OrderListCreateApi(generics.ListAPIView):
+class OrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's own orders: list, place, read one, cancel."""
+
+    # EmailVerified refuses writes only: placing needs a verified address, reading does not.
     permission_classes = [IsAuthenticatedUser, EmailVerified]
     serializer_class = OrderOutput
     pagination_class = CursorPagination
+    lookup_url_kwarg = "order_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):
@@ -67,8 +72,8 @@ class OrderListCreateApi(generics.ListAPIView):
         parameters=[OrderListQuery],
         description="The caller's own orders, newest first (cursor pagination), `?status=`.",
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         tags=TAGS,
@@ -132,7 +137,7 @@ class OrderListCreateApi(generics.ListAPIView):
             "(`total`, `quoted_total`), nothing placed."
         ),
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = OrderPlaceInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -149,10 +154,6 @@ class OrderListCreateApi(generics.ListAPIView):
         )
         return Response(checkout_response_data(checkout), status=status.HTTP_201_CREATED)
 
-
-class OrderDetailApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
-
     @extend_schema(
         tags=TAGS,
         operation_id="orders_retrieve",
@@ -160,13 +161,9 @@ class OrderDetailApi(APIView):
         responses=OrderOutput,
         description="One of the caller's orders with lines, totals, address and history.",
     )
-    def get(self, request: Request, order_id: UUID) -> Response:
+    def retrieve(self, request: Request, order_id: UUID) -> Response:
         order = selectors.buyer_order_get(user=request_user(request), order_id=order_id)
         return Response(OrderOutput(order).data)
-
-
-class OrderCancelApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         tags=TAGS,
@@ -179,7 +176,9 @@ class OrderCancelApi(APIView):
             "Any other status is 409 `order.invalid_transition`."
         ),
     )
-    def post(self, request: Request, order_id: UUID) -> Response:
+    # Cancelling is open to an unverified account (it costs no one anything).
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticatedUser])
+    def cancel(self, request: Request, order_id: UUID) -> Response:
         role = selectors.buyer_order_role(user=request_user(request), order_id=order_id)
         body = OrderCancelInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -193,10 +192,14 @@ class OrderCancelApi(APIView):
         return Response(OrderOutput(order).data)
 
 
-class SellerOrderListApi(generics.ListAPIView):
+class SellerOrderViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The orders of the caller's shop (staff: every shop): list, read one, move it on."""
+
     permission_classes = [IsSeller]
     serializer_class = OrderOutput
     pagination_class = CursorPagination
+    lookup_url_kwarg = "order_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):
@@ -216,12 +219,8 @@ class SellerOrderListApi(generics.ListAPIView):
         parameters=[SellerOrderListQuery],
         description="Orders of the caller's shop (staff: every shop), newest first, `?status=`.",
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
-class SellerOrderDetailApi(APIView):
-    permission_classes = [IsSeller]
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         tags=SELLER_TAGS,
@@ -230,13 +229,9 @@ class SellerOrderDetailApi(APIView):
         responses=OrderOutput,
         description="One order of the caller's shop.",
     )
-    def get(self, request: Request, order_id: UUID) -> Response:
+    def retrieve(self, request: Request, order_id: UUID) -> Response:
         order = selectors.seller_order_get(user=request_user(request), order_id=order_id)
         return Response(OrderOutput(order).data)
-
-
-class SellerOrderTransitionApi(APIView):
-    permission_classes = [IsSeller]
 
     @extend_schema(
         tags=SELLER_TAGS,
@@ -251,7 +246,8 @@ class SellerOrderTransitionApi(APIView):
             "`restock: true` on a refund returns the goods to stock."
         ),
     )
-    def post(self, request: Request, order_id: UUID) -> Response:
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, order_id: UUID) -> Response:
         role = selectors.seller_order_role(user=request_user(request), order_id=order_id)
         body = OrderTransitionInput(data=request.data)
         body.is_valid(raise_exception=True)

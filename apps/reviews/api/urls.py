@@ -1,23 +1,16 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from apps.reviews.api import views
 
-urlpatterns = [
-    path(
-        "products/<str:product_ref>/reviews",
-        views.ProductReviewsApi.as_view(),
-        name="product-reviews",
-    ),
-    path("reviews/<uuid:review_id>", views.ReviewDetailApi.as_view(), name="review-detail"),
-    path(
-        "products/<str:product_ref>/comments",
-        views.ProductCommentsApi.as_view(),
-        name="product-comments",
-    ),
-    path("comments/<uuid:comment_id>", views.CommentDetailApi.as_view(), name="comment-detail"),
-    path(
-        "comments/<uuid:comment_id>/replies",
-        views.CommentRepliesApi.as_view(),
-        name="comment-replies",
-    ),
-]
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register(
+    "products/<str:product_ref>/reviews", views.ProductReviewViewSet, basename="product-review"
+)
+router.register("reviews", views.ReviewViewSet, basename="review")
+router.register(
+    "products/<str:product_ref>/comments", views.ProductCommentViewSet, basename="product-comment"
+)
+router.register("comments", views.CommentViewSet, basename="comment")
+
+urlpatterns = router.urls

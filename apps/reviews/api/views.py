@@ -1,8 +1,9 @@
 from uuid import UUID
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
-from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -29,6 +30,12 @@ from apps.users.request_user import request_user
 
 TAGS = ["reviews"]
 PRODUCT_REF = demo_path_parameter("product_ref", EXAMPLE_PRODUCT_SLUG, "Product id or slug.")
+# A ViewSet's `list` gets its paginator's query parameters documented; the published schema of
+# these lists (like `comments_replies`) has never listed them, and it stays as it is.
+UNLISTED_PAGINATION = [
+    OpenApiParameter("cursor", exclude=True),
+    OpenApiParameter("page_size", exclude=True),
+]
 
 
 class NewestFirstPagination(CursorPagination):
@@ -41,30 +48,34 @@ class ReadingOrderPagination(CursorPagination):
     ordering = ("path",)
 
 
-class _PostThrottledApi(generics.GenericAPIView):
-    """Posting reviews and comments shares one per-user budget (scope `post_content`)."""
+class _ProductContentViewSet(viewsets.GenericViewSet):
+    """What people post under a product: anyone reads it, a verified account posts it. Posting
+    reviews and comments shares one per-user budget (scope `post_content`)."""
+
+    permission_classes = [IsAuthenticatedOrReadOnly, EmailVerified]
+    pagination_class = NewestFirstPagination
 
     def get_throttles(self) -> list[BaseThrottle]:
         throttles = super().get_throttles()
-        if self.request is not None and self.request.method == "POST":
+        if self.action == "create":
             throttles = [*throttles, PostContentThrottle()]
         return throttles
 
 
-class ProductReviewsApi(_PostThrottledApi):
-    permission_classes = [IsAuthenticatedOrReadOnly, EmailVerified]
-    pagination_class = NewestFirstPagination
+class ProductReviewViewSet(_ProductContentViewSet):
+    """A product's reviews: list, post."""
+
     serializer_class = ReviewOutput
 
     @extend_schema(
         tags=TAGS,
         operation_id="product_reviews_list",
         summary="List a product's reviews",
-        parameters=[PRODUCT_REF, ReviewListQuery],
+        parameters=[PRODUCT_REF, ReviewListQuery, *UNLISTED_PAGINATION],
         responses={200: ReviewOutput(many=True), **problem_responses(404)},
         description="Published reviews of a published product, newest first, `?rating=1..5`.",
     )
-    def get(self, request: Request, product_ref: str) -> Response:
+    def list(self, request: Request, product_ref: str) -> Response:
         query = ReviewListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         product = selectors.product_get_public(ref=product_ref)
@@ -102,7 +113,7 @@ class ProductReviewsApi(_PostThrottledApi):
             "is true when the caller has a delivered order with it."
         ),
     )
-    def post(self, request: Request, product_ref: str) -> Response:
+    def create(self, request: Request, product_ref: str) -> Response:
         body = ReviewCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
         product = selectors.product_get_public(ref=product_ref)
@@ -112,9 +123,13 @@ class ProductReviewsApi(_PostThrottledApi):
         return Response(ReviewOutput(review).data, status=status.HTTP_201_CREATED)
 
 
-class ReviewDetailApi(generics.GenericAPIView):
+class ReviewViewSet(viewsets.GenericViewSet):
+    """One review: read, edit, delete."""
+
     permission_classes = [IsAuthenticatedOrReadOnly]
     serializer_class = ReviewOutput
+    lookup_url_kwarg = "review_id"
+    lookup_value_converter = "uuid"
 
     @extend_schema(
         tags=TAGS,
@@ -123,7 +138,7 @@ class ReviewDetailApi(generics.GenericAPIView):
         responses={200: ReviewOutput, **problem_responses(404)},
         description="A published review; the author and staff also see hidden ones.",
     )
-    def get(self, request: Request, review_id: UUID) -> Response:
+    def retrieve(self, request: Request, review_id: UUID) -> Response:
         review = selectors.review_get_visible(review_id=review_id, user=request.user)
         return Response(ReviewOutput(review).data)
 
@@ -138,7 +153,7 @@ class ReviewDetailApi(generics.GenericAPIView):
         },
         description="The author or staff edit a review; staff may set `status: published|hidden`.",
     )
-    def patch(self, request: Request, review_id: UUID) -> Response:
+    def partial_update(self, request: Request, review_id: UUID) -> Response:
         body = ReviewUpdateInput(data=request.data)
         body.is_valid(raise_exception=True)
         review = services.review_update(
@@ -153,28 +168,28 @@ class ReviewDetailApi(generics.GenericAPIView):
         responses={204: None, **problem_responses(404, codes={403: ["review.forbidden"]})},
         description="The author or staff delete a review.",
     )
-    def delete(self, request: Request, review_id: UUID) -> Response:
+    def destroy(self, request: Request, review_id: UUID) -> Response:
         services.review_delete(review_id=review_id, actor=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ProductCommentsApi(_PostThrottledApi):
-    permission_classes = [IsAuthenticatedOrReadOnly, EmailVerified]
-    pagination_class = NewestFirstPagination
+class ProductCommentViewSet(_ProductContentViewSet):
+    """A product's top-level comments: list, post (or reply)."""
+
     serializer_class = TopLevelCommentOutput
 
     @extend_schema(
         tags=TAGS,
         operation_id="product_comments_list",
         summary="List a product's comments",
-        parameters=[PRODUCT_REF],
+        parameters=[PRODUCT_REF, *UNLISTED_PAGINATION],
         responses={200: TopLevelCommentOutput(many=True), **problem_responses(404)},
         description=(
             "Top-level comments of a published product, newest first, each with `reply_count` "
             "(every comment in its thread, at any depth)."
         ),
     )
-    def get(self, request: Request, product_ref: str) -> Response:
+    def list(self, request: Request, product_ref: str) -> Response:
         product = selectors.product_get_public(ref=product_ref)
         page = self.paginate_queryset(selectors.comment_list_top_level(product=product))
         return self.get_paginated_response(TopLevelCommentOutput(page, many=True).data)
@@ -207,7 +222,7 @@ class ProductCommentsApi(_PostThrottledApi):
             "ancestor and `reply_to_id` keeps the comment it answers."
         ),
     )
-    def post(self, request: Request, product_ref: str) -> Response:
+    def create(self, request: Request, product_ref: str) -> Response:
         body = CommentCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
         product = selectors.product_get_public(ref=product_ref)
@@ -217,9 +232,13 @@ class ProductCommentsApi(_PostThrottledApi):
         return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
 
-class CommentDetailApi(generics.GenericAPIView):
+class CommentViewSet(viewsets.GenericViewSet):
+    """One comment: read, edit, delete, and the thread below it."""
+
     permission_classes = [IsAuthenticatedOrReadOnly]
     serializer_class = TopLevelCommentOutput
+    lookup_url_kwarg = "comment_id"
+    lookup_value_converter = "uuid"
 
     @extend_schema(
         tags=TAGS,
@@ -228,7 +247,7 @@ class CommentDetailApi(generics.GenericAPIView):
         responses={200: TopLevelCommentOutput, **problem_responses(404)},
         description="One comment with `reply_count` (every comment below it).",
     )
-    def get(self, request: Request, comment_id: UUID) -> Response:
+    def retrieve(self, request: Request, comment_id: UUID) -> Response:
         comment = selectors.comment_get_visible(comment_id=comment_id, user=request.user)
         return Response(TopLevelCommentOutput(comment).data)
 
@@ -243,7 +262,7 @@ class CommentDetailApi(generics.GenericAPIView):
         },
         description="The author edits the body.",
     )
-    def patch(self, request: Request, comment_id: UUID) -> Response:
+    def partial_update(self, request: Request, comment_id: UUID) -> Response:
         body = CommentUpdateInput(data=request.data)
         body.is_valid(raise_exception=True)
         services.comment_update(
@@ -269,7 +288,7 @@ class CommentDetailApi(generics.GenericAPIView):
             "seller may pass `?thread=true` to remove the comment with its whole thread."
         ),
     )
-    def delete(self, request: Request, comment_id: UUID) -> Response:
+    def destroy(self, request: Request, comment_id: UUID) -> Response:
         query = CommentDeleteQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         services.comment_delete(
@@ -278,11 +297,6 @@ class CommentDetailApi(generics.GenericAPIView):
             thread=query.validated_data["thread"],
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class CommentRepliesApi(generics.GenericAPIView):
-    pagination_class = ReadingOrderPagination
-    serializer_class = ThreadCommentOutput
 
     @extend_schema(
         tags=TAGS,
@@ -294,7 +308,14 @@ class CommentRepliesApi(generics.GenericAPIView):
             "replies, oldest first), with `depth` relative to that comment (1 = direct reply)."
         ),
     )
-    def get(self, request: Request, comment_id: UUID) -> Response:
+    @action(
+        detail=True,
+        methods=["get"],
+        permission_classes=[AllowAny],
+        pagination_class=ReadingOrderPagination,
+        serializer_class=ThreadCommentOutput,
+    )
+    def replies(self, request: Request, comment_id: UUID) -> Response:
         root = selectors.comment_get_root(comment_id=comment_id, user=request.user)
         page = self.paginate_queryset(selectors.comment_thread(root=root))
         data = ThreadCommentOutput(page, many=True, context={"root_depth": root.depth}).data

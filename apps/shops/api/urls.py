@@ -1,9 +1,9 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from apps.shops.api import views
 
-urlpatterns = [
-    path("shops", views.ShopListCreateApi.as_view(), name="shops"),
-    path("shops/<str:ident>", views.ShopDetailApi.as_view(), name="shop-detail"),
-    path("shops/<str:ident>/follow", views.ShopFollowApi.as_view(), name="shop-follow"),
-]
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("shops", views.ShopViewSet, basename="shop")
+
+urlpatterns = router.urls

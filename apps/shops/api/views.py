@@ -1,15 +1,15 @@
 """Thin HTTP layer of shops and follows: validate input, call one service or selector, serialize
 the result."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
-from rest_framework.generics import GenericAPIView
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser
@@ -24,13 +24,20 @@ SHOP_IDENT = OpenApiParameter(
 )
 
 
-class ShopListCreateApi(GenericAPIView):
+class ShopViewSet(viewsets.GenericViewSet):
+    """Shops: anyone lists and reads them; a signed-in user opens, changes and follows one."""
+
+    permission_classes = [AllowAny]
     pagination_class = PageNumberPagination
     serializer_class = ShopOutput
     queryset = Shop.objects.none()  # for the schema; reads go through selectors
+    lookup_url_kwarg = "ident"
+    lookup_value_converter = "str"
 
-    def get_permissions(self) -> list[Any]:
-        return [IsAuthenticatedUser()] if self.request.method == "POST" else [AllowAny()]
+    def get_permissions(self) -> Sequence[Any]:
+        if self.action in ("create", "partial_update"):
+            return [IsAuthenticatedUser()]
+        return super().get_permissions()
 
     @extend_schema(
         tags=["shops"],
@@ -45,7 +52,7 @@ class ShopListCreateApi(GenericAPIView):
         ],
         responses={200: ShopOutput(many=True)},
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         shops = selectors.shop_list(search=request.query_params.get("search", "").strip())
         page = self.paginate_queryset(shops)
         return self.get_paginated_response(ShopOutput(page, many=True).data)
@@ -64,16 +71,11 @@ class ShopListCreateApi(GenericAPIView):
             **problems(INVALID, UNAUTHENTICATED, (409, "shop.already_exists")),
         },
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = ShopCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
         shop = services.shop_create(owner=request_user(request), **body.validated_data)
         return Response(ShopOutput(shop).data, status=status.HTTP_201_CREATED)
-
-
-class ShopDetailApi(APIView):
-    def get_permissions(self) -> list[Any]:
-        return [IsAuthenticatedUser()] if self.request.method == "PATCH" else [AllowAny()]
 
     @extend_schema(
         tags=["shops"],
@@ -83,7 +85,7 @@ class ShopDetailApi(APIView):
         parameters=[SHOP_IDENT],
         responses={200: ShopOutput, **problems((404, "shop.not_found"))},
     )
-    def get(self, request: Request, ident: str) -> Response:
+    def retrieve(self, request: Request, ident: str) -> Response:
         shop = selectors.shop_get_visible(ident=ident, user=request.user)
         return Response(ShopOutput(shop).data)
 
@@ -102,7 +104,7 @@ class ShopDetailApi(APIView):
             **problems(INVALID, UNAUTHENTICATED, (403, "shop.not_owner"), (404, "shop.not_found")),
         },
     )
-    def patch(self, request: Request, ident: str) -> Response:
+    def partial_update(self, request: Request, ident: str) -> Response:
         shop = selectors.shop_get_visible(ident=ident, user=request.user)
         body = ShopUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -110,10 +112,6 @@ class ShopDetailApi(APIView):
             shop=shop, actor=request_user(request), data=body.validated_data
         )
         return Response(ShopOutput(shop).data)
-
-
-class ShopFollowApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         tags=["shops"],
@@ -130,7 +128,8 @@ class ShopFollowApi(APIView):
             **problems(UNAUTHENTICATED, (404, "shop.not_found"), (422, "shop.self_follow")),
         },
     )
-    def post(self, request: Request, ident: str) -> Response:
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticatedUser])
+    def follow(self, request: Request, ident: str) -> Response:
         shop = selectors.shop_get_visible(ident=ident, user=request.user)
         services.shop_follow(shop=shop, user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -143,7 +142,8 @@ class ShopFollowApi(APIView):
         parameters=[SHOP_IDENT],
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED, (404, "shop.not_found"))},
     )
-    def delete(self, request: Request, ident: str) -> Response:
+    @follow.mapping.delete
+    def unfollow(self, request: Request, ident: str) -> Response:
         shop = selectors.shop_get_visible(ident=ident, user=request.user)
         services.shop_unfollow(shop=shop, user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,11 +1,11 @@
 from uuid import UUID
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
 from apps.core.openapi import problem_responses
 from apps.core.pagination import CursorPagination, PageNumberPagination
@@ -53,10 +53,32 @@ class DeliveryPagination(CursorPagination):
     pass
 
 
-class WebhookListCreateApi(generics.ListAPIView):
+ENDPOINT_ID = OpenApiParameter("endpoint_id", UUID, OpenApiParameter.PATH)
+# Ping and retry each send a request to the integrator's server: their routes set this scope
+# (an @action kwarg), so the two share one budget.
+SEND_THROTTLE_SCOPE = "webhook_send"
+
+
+class _SendThrottledViewSet(viewsets.GenericViewSet):
+    """Counts a route that sets `throttle_scope` against that scope's budget too."""
+
+    throttle_scope: str | None = None
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = super().get_throttles()
+        if self.throttle_scope:
+            throttles = [*throttles, ScopedRateThrottle()]
+        return throttles
+
+
+class WebhookViewSet(mixins.ListModelMixin, _SendThrottledViewSet):
+    """The webhook endpoints the caller may manage: CRUD, secret rotation and a test ping."""
+
     permission_classes = [CanManageWebhooks]
     serializer_class = WebhookOutput
     pagination_class = WebhookPagination
+    lookup_url_kwarg = "endpoint_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
@@ -73,8 +95,8 @@ class WebhookListCreateApi(generics.ListAPIView):
         ),
         responses={200: WebhookOutput(many=True), **problem_responses(403)},
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         tags=TAGS,
@@ -100,18 +122,11 @@ class WebhookListCreateApi(generics.ListAPIView):
         },
         examples=[OpenApiExample("Created", value=CREATED_EXAMPLE, response_only=True)],
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = WebhookCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
         endpoint = services.endpoint_create(actor=request_user(request), **body.validated_data)
         return Response(WebhookWithSecretOutput(endpoint).data, status=status.HTTP_201_CREATED)
-
-
-ENDPOINT_ID = OpenApiParameter("endpoint_id", UUID, OpenApiParameter.PATH)
-
-
-class WebhookDetailApi(APIView):
-    permission_classes = [CanManageWebhooks]
 
     @extend_schema(
         tags=TAGS,
@@ -124,7 +139,7 @@ class WebhookDetailApi(APIView):
             **problem_responses(403, codes={404: ["webhook.not_found"]}),
         },
     )
-    def get(self, request: Request, endpoint_id: UUID) -> Response:
+    def retrieve(self, request: Request, endpoint_id: UUID) -> Response:
         endpoint = selectors.endpoint_get(user=request_user(request), endpoint_id=endpoint_id)
         return Response(WebhookOutput(endpoint).data)
 
@@ -151,7 +166,7 @@ class WebhookDetailApi(APIView):
             ),
         },
     )
-    def patch(self, request: Request, endpoint_id: UUID) -> Response:
+    def partial_update(self, request: Request, endpoint_id: UUID) -> Response:
         endpoint = selectors.endpoint_get(user=request_user(request), endpoint_id=endpoint_id)
         body = WebhookUpdateInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -166,14 +181,10 @@ class WebhookDetailApi(APIView):
         parameters=[ENDPOINT_ID],
         responses={204: None, **problem_responses(403, codes={404: ["webhook.not_found"]})},
     )
-    def delete(self, request: Request, endpoint_id: UUID) -> Response:
+    def destroy(self, request: Request, endpoint_id: UUID) -> Response:
         endpoint = selectors.endpoint_get(user=request_user(request), endpoint_id=endpoint_id)
         services.endpoint_delete(endpoint=endpoint)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class WebhookRotateSecretApi(APIView):
-    permission_classes = [CanManageWebhooks]
 
     @extend_schema(
         tags=TAGS,
@@ -190,21 +201,11 @@ class WebhookRotateSecretApi(APIView):
             **problem_responses(403, codes={404: ["webhook.not_found"]}),
         },
     )
-    def post(self, request: Request, endpoint_id: UUID) -> Response:
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, endpoint_id: UUID) -> Response:
         endpoint = selectors.endpoint_get(user=request_user(request), endpoint_id=endpoint_id)
         endpoint = services.endpoint_rotate_secret(endpoint=endpoint)
         return Response(WebhookWithSecretOutput(endpoint).data)
-
-
-class SendThrottled(APIView):
-    throttle_scope = "webhook_send"
-
-    def get_throttles(self) -> list:
-        return [*super().get_throttles(), ScopedRateThrottle()]
-
-
-class WebhookPingApi(SendThrottled):
-    permission_classes = [CanManageWebhooks]
 
     @extend_schema(
         tags=TAGS,
@@ -224,16 +225,21 @@ class WebhookPingApi(SendThrottled):
             ),
         },
     )
-    def post(self, request: Request, endpoint_id: UUID) -> Response:
+    @action(detail=True, methods=["post"], throttle_scope=SEND_THROTTLE_SCOPE)
+    def ping(self, request: Request, endpoint_id: UUID) -> Response:
         endpoint = selectors.endpoint_get(user=request_user(request), endpoint_id=endpoint_id)
         delivery = services.endpoint_ping(endpoint=endpoint)
         return Response(DeliveryOutput(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-class WebhookDeliveryListApi(generics.ListAPIView):
+class WebhookDeliveryViewSet(mixins.ListModelMixin, _SendThrottledViewSet):
+    """An endpoint's deliveries (`webhooks/{endpoint_id}/deliveries`): list, retry one."""
+
     permission_classes = [CanManageWebhooks]
     serializer_class = DeliveryOutput
     pagination_class = DeliveryPagination
+    lookup_url_kwarg = "delivery_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -263,12 +269,8 @@ class WebhookDeliveryListApi(generics.ListAPIView):
             **problem_responses(403, codes={404: ["webhook.not_found"]}),
         },
     )
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
-class WebhookDeliveryRetryApi(SendThrottled):
-    permission_classes = [CanManageWebhooks]
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         tags=TAGS,
@@ -296,7 +298,8 @@ class WebhookDeliveryRetryApi(SendThrottled):
             ),
         },
     )
-    def post(self, request: Request, endpoint_id: UUID, delivery_id: UUID) -> Response:
+    @action(detail=True, methods=["post"], throttle_scope=SEND_THROTTLE_SCOPE)
+    def retry(self, request: Request, endpoint_id: UUID, delivery_id: UUID) -> Response:
         endpoint = selectors.endpoint_get(user=request_user(request), endpoint_id=endpoint_id)
         delivery = selectors.delivery_get(endpoint=endpoint, delivery_id=delivery_id)
         delivery = services.delivery_retry(delivery=delivery)
