@@ -30,12 +30,6 @@ from apps.users.request_user import request_user
 
 TAGS = ["reviews"]
 PRODUCT_REF = demo_path_parameter("product_ref", EXAMPLE_PRODUCT_SLUG, "Product id or slug.")
-# A ViewSet's `list` gets its paginator's query parameters documented; the published schema of
-# these lists (like `comments_replies`) has never listed them, and it stays as it is.
-UNLISTED_PAGINATION = [
-    OpenApiParameter("cursor", exclude=True),
-    OpenApiParameter("page_size", exclude=True),
-]
 
 
 class NewestFirstPagination(CursorPagination):
@@ -71,7 +65,7 @@ class ProductReviewViewSet(_ProductContentViewSet):
         tags=TAGS,
         operation_id="product_reviews_list",
         summary="List a product's reviews",
-        parameters=[PRODUCT_REF, ReviewListQuery, *UNLISTED_PAGINATION],
+        parameters=[PRODUCT_REF, ReviewListQuery],
         responses={200: ReviewOutput(many=True), **problem_responses(404)},
         description="Published reviews of a published product, newest first, `?rating=1..5`.",
     )
@@ -182,7 +176,7 @@ class ProductCommentViewSet(_ProductContentViewSet):
         tags=TAGS,
         operation_id="product_comments_list",
         summary="List a product's comments",
-        parameters=[PRODUCT_REF, *UNLISTED_PAGINATION],
+        parameters=[PRODUCT_REF],
         responses={200: TopLevelCommentOutput(many=True), **problem_responses(404)},
         description=(
             "Top-level comments of a published product, newest first, each with `reply_count` "
@@ -302,7 +296,11 @@ class CommentViewSet(viewsets.GenericViewSet):
         tags=TAGS,
         operation_id="comments_replies",
         summary="List the replies under a comment",
-        responses={200: ThreadCommentOutput(many=True), **problem_responses(404)},
+        parameters=[
+            OpenApiParameter("cursor", str, description="The pagination cursor value."),
+            OpenApiParameter("page_size", int, description="Number of results to return per page."),
+        ],
+        responses={200: ThreadCommentOutput(many=True), **problem_responses(400, 404)},
         description=(
             "The whole thread below a comment in reading order (each reply followed by its own "
             "replies, oldest first), with `depth` relative to that comment (1 = direct reply)."
