@@ -1,10 +1,15 @@
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from apps.cart.api import views
+from apps.cart.api.views import CartItemViewSet, CartViewSet
 
-urlpatterns = [
-    path("cart", views.CartApi.as_view(), name="cart"),
-    path("cart/items", views.CartItemListApi.as_view(), name="cart-items"),
-    path("cart/items/<uuid:item_id>", views.CartItemDetailApi.as_view(), name="cart-item"),
-    path("cart/merge", views.CartMergeApi.as_view(), name="cart-merge"),
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("cart/items", CartItemViewSet, basename="cart-item")
+
+# The cart is a singleton (the caller's, no id in the path): a route shape the router has not.
+urlpatterns: list = [
+    path("cart", CartViewSet.as_view({"get": "retrieve", "delete": "destroy"}), name="cart"),
+    path("cart/merge", CartViewSet.as_view({"post": "merge"}), name="cart-merge"),
+    *router.urls,
 ]

@@ -2,11 +2,11 @@ from typing import cast
 from uuid import UUID
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
-from rest_framework.permissions import AllowAny
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.cart import errors, services
 from apps.cart.api.serializers import CartItemAddInput, CartItemUpdateInput, CartOutput
@@ -60,8 +60,16 @@ def _cart_response(cart: Cart, status_code: int = status.HTTP_200_OK) -> Respons
     return response
 
 
-class CartApi(APIView):
-    permission_classes = [AllowAny]  # guests too
+class CartViewSet(viewsets.GenericViewSet):
+    """The caller's cart, a singleton (no id in its path, so mounted by hand in urls.py): read,
+    empty, and merge a guest cart into it."""
+
+    serializer_class = CartOutput  # what OPTIONS describes
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action == "merge":  # a signed-in user's cart takes the guest's
+            return [IsAuthenticatedUser()]
+        return [AllowAny()]  # guests too
 
     @extend_schema(
         operation_id="cart_retrieve",
@@ -76,7 +84,7 @@ class CartApi(APIView):
         parameters=[TOKEN_PARAMETER],
         responses=CartOutput,
     )
-    def get(self, request: Request) -> Response:
+    def retrieve(self, request: Request) -> Response:
         cart = _existing_cart(request)
         if cart is None:  # no token, or an unknown one: the first added line creates the cart
             return Response(CartOutput(cart_summary_empty()).data)
@@ -91,15 +99,52 @@ class CartApi(APIView):
         parameters=[TOKEN_PARAMETER],
         responses={204: None},
     )
-    def delete(self, request: Request) -> Response:
+    def destroy(self, request: Request) -> Response:
         cart = _existing_cart(request)
         if cart is not None:
             services.cart_clear(cart=cart)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        operation_id="cart_merge",
+        summary="Merge a guest cart into the user's cart",
+        description=(
+            "After logging in, fold the guest cart named by `X-Cart-Token` into the caller's "
+            "cart: quantities of the same variant add up (capped by the line limit and the "
+            "stock), lines no longer for sale are dropped and the guest cart is deleted. A token "
+            "naming no guest cart changes nothing, so a retried merge is harmless. Needs both the"
+            " user's bearer token and the guest's `X-Cart-Token`."
+        ),
+        parameters=[
+            OpenApiParameter(
+                CART_TOKEN_HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                required=True,
+                description="The guest cart to fold into the caller's cart.",
+            )
+        ],
+        request=None,
+        responses=CartOutput,
+    )
+    @action(detail=False, methods=["post"])
+    def merge(self, request: Request) -> Response:
+        token = _token(request)
+        if not token:
+            raise errors.CartTokenRequired(
+                "Send the guest cart's token in the X-Cart-Token header.",
+                errors=[field_error("", "required", "X-Cart-Token header is required.")],
+            )
+        return _cart_response(services.cart_merge(user=request_user(request), token=token))
 
-class CartItemListApi(APIView):
+
+class CartItemViewSet(viewsets.GenericViewSet):
+    """The lines of the caller's cart: add, set the quantity, remove."""
+
     permission_classes = [AllowAny]  # guests too
+    serializer_class = CartItemAddInput  # what OPTIONS describes
+    lookup_field = "item_id"
+    lookup_value_converter = "uuid"
 
     @extend_schema(
         operation_id="cart_items_add",
@@ -132,16 +177,12 @@ class CartItemListApi(APIView):
             ),
         },
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = CartItemAddInput(data=request.data)
         body.is_valid(raise_exception=True)
         cart = _cart(request)
         services.cart_item_add(cart=cart, **body.validated_data)
         return _cart_response(cart, status.HTTP_201_CREATED)
-
-
-class CartItemDetailApi(APIView):
-    permission_classes = [AllowAny]  # guests too
 
     def _cart_or_404(self, request: Request) -> Cart:
         cart = _existing_cart(request)
@@ -166,7 +207,7 @@ class CartItemDetailApi(APIView):
             ),
         },
     )
-    def patch(self, request: Request, item_id: UUID) -> Response:
+    def partial_update(self, request: Request, item_id: UUID) -> Response:
         body = CartItemUpdateInput(data=request.data)
         body.is_valid(raise_exception=True)
         cart = self._cart_or_404(request)
@@ -182,41 +223,6 @@ class CartItemDetailApi(APIView):
         parameters=[TOKEN_PARAMETER],
         responses={204: None, **problem_responses(codes={404: ["cart.item_not_found"]})},
     )
-    def delete(self, request: Request, item_id: UUID) -> Response:
+    def destroy(self, request: Request, item_id: UUID) -> Response:
         services.cart_item_remove(cart=self._cart_or_404(request), item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class CartMergeApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
-
-    @extend_schema(
-        operation_id="cart_merge",
-        summary="Merge a guest cart into the user's cart",
-        description=(
-            "After logging in, fold the guest cart named by `X-Cart-Token` into the caller's "
-            "cart: quantities of the same variant add up (capped by the line limit and the "
-            "stock), lines no longer for sale are dropped and the guest cart is deleted. A token "
-            "naming no guest cart changes nothing, so a retried merge is harmless. Needs both the"
-            " user's bearer token and the guest's `X-Cart-Token`."
-        ),
-        parameters=[
-            OpenApiParameter(
-                CART_TOKEN_HEADER,
-                str,
-                location=OpenApiParameter.HEADER,
-                required=True,
-                description="The guest cart to fold into the caller's cart.",
-            )
-        ],
-        request=None,
-        responses=CartOutput,
-    )
-    def post(self, request: Request) -> Response:
-        token = _token(request)
-        if not token:
-            raise errors.CartTokenRequired(
-                "Send the guest cart's token in the X-Cart-Token header.",
-                errors=[field_error("", "required", "X-Cart-Token header is required.")],
-            )
-        return _cart_response(services.cart_merge(user=request_user(request), token=token))

@@ -1,25 +1,20 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from apps.catalog.api import views
+from apps.catalog.api.views import (
+    CategoryViewSet,
+    ProductTypeViewSet,
+    ProductVariantViewSet,
+    ProductViewSet,
+    SellerProductViewSet,
+)
 
-urlpatterns = [
-    path("product-types", views.ProductTypeListApi.as_view(), name="product-types"),
-    path("categories", views.CategoryTreeApi.as_view(), name="categories"),
-    path("products", views.ProductListCreateApi.as_view(), name="products"),
-    path("products/<str:ident>", views.ProductDetailApi.as_view(), name="product-detail"),
-    path("products/<str:ident>/publish", views.ProductPublishApi.as_view(), name="product-publish"),
-    path(
-        "products/<str:ident>/unpublish",
-        views.ProductUnpublishApi.as_view(),
-        name="product-unpublish",
-    ),
-    path(
-        "products/<str:ident>/variants", views.VariantCreateApi.as_view(), name="product-variants"
-    ),
-    path(
-        "products/<str:ident>/variants/<str:variant_id>",
-        views.VariantDetailApi.as_view(),
-        name="product-variant-detail",
-    ),
-    path("seller/products", views.SellerProductListApi.as_view(), name="seller-products"),
-]
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat. A prefix may
+# hold its parent's converter (`products/<str:ident>`): the router keeps it as it is.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("product-types", ProductTypeViewSet, basename="product-type")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("products", ProductViewSet, basename="product")
+router.register("products/<str:ident>/variants", ProductVariantViewSet, basename="product-variant")
+router.register("seller/products", SellerProductViewSet, basename="seller-product")
+
+urlpatterns = router.urls

@@ -9,12 +9,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
-from rest_framework.permissions import AllowAny
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
-from rest_framework.views import APIView
 
 from apps.catalog import selectors, services
 from apps.catalog.api.http_cache import cached_response, public_cache_control
@@ -64,8 +64,11 @@ ATTR_PREFIX = "attr."
 MAX_ATTR_FILTERS = 20
 
 
-class ProductTypeListApi(APIView):
+class ProductTypeViewSet(viewsets.GenericViewSet):
+    """The product type registry (code, not rows): one unpaged list."""
+
     permission_classes = (AllowAny,)
+    pagination_class = None
 
     @extend_schema(
         responses=ProductTypeOutput(many=True),
@@ -76,7 +79,7 @@ class ProductTypeListApi(APIView):
             "`attributes` must validate against its type's schema."
         ),
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         return Response(
             [
                 {
@@ -91,8 +94,11 @@ class ProductTypeListApi(APIView):
         )
 
 
-class CategoryTreeApi(APIView):
+class CategoryViewSet(viewsets.GenericViewSet):
+    """The category tree: one unpaged list of roots with their children nested."""
+
     permission_classes = (AllowAny,)
+    pagination_class = None
 
     @extend_schema(
         responses=CategoryNodeOutput(many=True),
@@ -102,7 +108,7 @@ class CategoryTreeApi(APIView):
             "includes the descendants."
         ),
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         return Response(
             categories_cached(selectors.category_tree),
             headers={"Cache-Control": public_cache_control()},
@@ -238,106 +244,6 @@ class ProductListPagination(PageNumberPagination):
         return replace_query_param(url, self.page_query_param, number)
 
 
-class ProductListCreateApi(generics.ListAPIView):
-    """The public list is the same for every caller (published products only), so each page is
-    cached as rendered bytes keyed by its absolute URL (its next/previous links are made from it)
-    under the catalog's list version, which every product, variant, stock, image, rating and
-    category write bumps."""
-
-    serializer_class = ProductSummaryOutput
-    pagination_class = ProductListPagination
-    filter_backends = ()
-
-    def get_permissions(self) -> list:
-        if self.request.method == "POST":
-            return [IsAuthenticatedUser(), IsSeller()]
-        return [AllowAny()]
-
-    def get_queryset(self) -> QuerySet[Product]:
-        return selectors.product_list(filters=_list_filters(self.request))
-
-    # Not annotated: DRF's stub is generic over the row type, this override is for products.
-    def paginate_queryset(self, queryset):
-        return selectors.products_mark_in_stock(list(super().paginate_queryset(queryset) or []))
-
-    @extend_schema(
-        parameters=[
-            ProductListQuery,
-            OpenApiParameter(
-                ATTR_PARAMETER,
-                OpenApiTypes.STR,
-                many=True,
-                explode=True,
-                style="form",
-                description=(
-                    "Equality on a product attribute as `<name>:<value>`, e.g. "
-                    "`attr=color:black&attr=brand:Oakly` (repeatable, all must hold; at most "
-                    f"{MAX_ATTR_FILTERS}). The value is read as the attribute's type (number, "
-                    "boolean or text). `attr.<name>=<value>` (e.g. `attr.color=black`) is "
-                    "the same filter in another spelling."
-                ),
-            ),
-        ],
-        responses={
-            200: ProductSummaryOutput(many=True),
-            304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
-        },
-        summary="Published products: filters, search and ordering",
-        description=(
-            "Published products of active shops, paginated (`page`, `page_size` up to 100). "
-            "Filters combine: `search` (full text, with `ordering=relevance`), `type`, `shop`, "
-            "`category` (with its descendants), `min_price`, `max_price`, `in_stock` and "
-            "attribute equality (`attr=name:value`). Responses carry an `ETag`; `If-None-Match` "
-            "gives 304."
-        ),
-    )
-    # The ignore: DRF takes any HttpResponse from a handler (finalize_response); the stubs type
-    # ListAPIView.get as returning its Response. This one answers with cached bytes.
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
-        entry = product_list_page_cached(public_list_url(request), self._render_page)
-        return cached_response(request, entry, public=True)
-
-    def _render_page(self) -> dict[str, Any]:
-        page = self.paginate_queryset(self.get_queryset())
-        data = self.get_paginated_response(self.get_serializer(page, many=True).data).data
-        return _entry(OrjsonRenderer().render(data))
-
-    @extend_schema(
-        request=ProductCreateInput,
-        responses={201: ProductDetailOutput},
-        summary="Create a draft product (seller)",
-        examples=[
-            demo_example(
-                "Earbuds with one default variant",
-                {
-                    "type": "electronics",
-                    "name": "Compact Bluetooth Earbuds",
-                    "description": "Wireless earbuds with a pocket charging case.",
-                    "category": "audio",
-                    "price": "59.00",
-                    "stock": 25,
-                    "attributes": {"manufacturer": "Northwind", "warranty_months": 12},
-                },
-                login="seller1@example.com",
-            )
-        ],
-        description=(
-            "A new product of the caller's shop in `draft` status (publish it with `POST "
-            "/products/{ident}/publish`). `attributes` must match the type's schema (400 with "
-            "pointers). Without `variants` the product gets one default variant with `price` and "
-            "`stock`; with `variants` each has its own options, price and stock. Staff name the "
-            "shop with `shop`."
-        ),
-    )
-    def post(self, request: Request) -> Response:
-        body = ProductCreateInput(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
-        shop = _acting_shop(request.user, data.pop("shop", None))
-        product = services.product_create(actor=request_user(request), shop=shop, **data)
-        return Response(ProductDetailOutput(product).data, status=status.HTTP_201_CREATED)
-
-
 def _acting_shop(user: Any, requested: str | None) -> Any:
     """A seller acts for their shop (a `shop` in the body is ignored); staff name one."""
     from apps.shops.models import Shop
@@ -377,11 +283,109 @@ def _public(entry: dict[str, Any]) -> bool:
     return entry["status"] == "published" and entry["shop_active"]
 
 
-class ProductDetailApi(APIView):
-    def get_permissions(self) -> list:
-        if self.request.method in ("PATCH", "DELETE"):
+# The product actions of a seller (staff: any shop); reads are public.
+SELLER_ACTIONS = frozenset({"create", "partial_update", "destroy", "publish", "unpublish"})
+
+
+class ProductViewSet(viewsets.GenericViewSet):
+    """Products by id or slug (`ident`). The public list is the same for every caller (published
+    products only), so each page is cached as rendered bytes keyed by its absolute URL (its
+    next/previous links are made from it) under the catalog's list version, which every
+    product, variant, stock, image, rating and category write bumps; a product's detail is
+    cached under its own version."""
+
+    serializer_class = ProductSummaryOutput
+    pagination_class = ProductListPagination
+    filter_backends = ()
+    lookup_field = "ident"
+    lookup_value_converter = "str"
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action in SELLER_ACTIONS:
             return [IsAuthenticatedUser(), IsSeller()]
         return [AllowAny()]
+
+    # Not annotated: DRF's stub is generic over the row type, this override is for products.
+    def paginate_queryset(self, queryset):
+        return selectors.products_mark_in_stock(list(super().paginate_queryset(queryset) or []))
+
+    @extend_schema(
+        parameters=[
+            ProductListQuery,
+            OpenApiParameter(
+                ATTR_PARAMETER,
+                OpenApiTypes.STR,
+                many=True,
+                explode=True,
+                style="form",
+                description=(
+                    "Equality on a product attribute as `<name>:<value>`, e.g. "
+                    "`attr=color:black&attr=brand:Oakly` (repeatable, all must hold; at most "
+                    f"{MAX_ATTR_FILTERS}). The value is read as the attribute's type (number, "
+                    "boolean or text). `attr.<name>=<value>` (e.g. `attr.color=black`) is "
+                    "the same filter in another spelling."
+                ),
+            ),
+        ],
+        responses={
+            200: ProductSummaryOutput(many=True),
+            304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
+        },
+        summary="Published products: filters, search and ordering",
+        description=(
+            "Published products of active shops, paginated (`page`, `page_size` up to 100). "
+            "Filters combine: `search` (full text, with `ordering=relevance`), `type`, `shop`, "
+            "`category` (with its descendants), `min_price`, `max_price`, `in_stock` and "
+            "attribute equality (`attr=name:value`). Responses carry an `ETag`; `If-None-Match` "
+            "gives 304."
+        ),
+    )
+    # An HttpResponse, not a Response: DRF takes any from a handler (finalize_response). This one
+    # answers with cached bytes.
+    def list(self, request: Request) -> HttpResponse:
+        entry = product_list_page_cached(public_list_url(request), self._render_page)
+        return cached_response(request, entry, public=True)
+
+    def _render_page(self) -> dict[str, Any]:
+        products = selectors.product_list(filters=_list_filters(self.request))
+        page = self.paginate_queryset(products)
+        data = self.get_paginated_response(self.get_serializer(page, many=True).data).data
+        return _entry(OrjsonRenderer().render(data))
+
+    @extend_schema(
+        request=ProductCreateInput,
+        responses={201: ProductDetailOutput},
+        summary="Create a draft product (seller)",
+        examples=[
+            demo_example(
+                "Earbuds with one default variant",
+                {
+                    "type": "electronics",
+                    "name": "Compact Bluetooth Earbuds",
+                    "description": "Wireless earbuds with a pocket charging case.",
+                    "category": "audio",
+                    "price": "59.00",
+                    "stock": 25,
+                    "attributes": {"manufacturer": "Northwind", "warranty_months": 12},
+                },
+                login="seller1@example.com",
+            )
+        ],
+        description=(
+            "A new product of the caller's shop in `draft` status (publish it with `POST "
+            "/products/{ident}/publish`). `attributes` must match the type's schema (400 with "
+            "pointers). Without `variants` the product gets one default variant with `price` and "
+            "`stock`; with `variants` each has its own options, price and stock. Staff name the "
+            "shop with `shop`."
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        body = ProductCreateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        shop = _acting_shop(request.user, data.pop("shop", None))
+        product = services.product_create(actor=request_user(request), shop=shop, **data)
+        return Response(ProductDetailOutput(product).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         parameters=[
@@ -400,7 +404,7 @@ class ProductDetailApi(APIView):
             "and staff. Responses carry an `ETag`; `If-None-Match` gives 304."
         ),
     )
-    def get(self, request: Request, ident: str) -> HttpResponse:
+    def retrieve(self, request: Request, ident: str) -> HttpResponse:
         shop = request.query_params.get("shop", "")
         product_id = selectors.product_resolve_id(ident=ident, user=request.user, shop=shop)
         entry = self._visible_entry(request, product_id)
@@ -435,7 +439,7 @@ class ProductDetailApi(APIView):
             "`catalog.product_archived`."
         ),
     )
-    def patch(self, request: Request, ident: str) -> Response:
+    def partial_update(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         body = ProductUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -452,17 +456,11 @@ class ProductDetailApi(APIView):
             "change; orders keep their lines."
         ),
     )
-    def delete(self, request: Request, ident: str) -> Response:
+    def destroy(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         services.product_archive(actor=request_user(request), product=product)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-
-class _SellerApi(APIView):
-    permission_classes = (IsAuthenticatedUser, IsSeller)
-
-
-class ProductPublishApi(_SellerApi):
     @extend_schema(
         request=None,
         responses={
@@ -477,13 +475,12 @@ class ProductPublishApi(_SellerApi):
             "variant). Publishing a published product changes nothing."
         ),
     )
-    def post(self, request: Request, ident: str) -> Response:
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         product = services.product_publish(actor=request_user(request), product=product)
         return Response(ProductDetailOutput(product).data)
 
-
-class ProductUnpublishApi(_SellerApi):
     @extend_schema(
         request=None,
         responses={
@@ -495,13 +492,21 @@ class ProductUnpublishApi(_SellerApi):
             "Take a published product of the caller's shop out of the catalog (status `draft`)."
         ),
     )
-    def post(self, request: Request, ident: str) -> Response:
+    @action(detail=True, methods=["post"])
+    def unpublish(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         product = services.product_unpublish(actor=request_user(request), product=product)
         return Response(ProductDetailOutput(product).data)
 
 
-class VariantCreateApi(_SellerApi):
+class ProductVariantViewSet(viewsets.GenericViewSet):
+    """The variants of one of the caller's products (registered under the product's path)."""
+
+    permission_classes = (IsAuthenticatedUser, IsSeller)
+    serializer_class = VariantCreateInput  # what OPTIONS describes
+    lookup_field = "variant_id"
+    lookup_value_converter = "str"
+
     @extend_schema(
         request=VariantCreateInput,
         responses={201: VariantOutput, **problem_responses(403, codes=VARIANT_WRITE)},
@@ -511,7 +516,7 @@ class VariantCreateApi(_SellerApi):
             "options must be the type's variant options and differ from every other variant's."
         ),
     )
-    def post(self, request: Request, ident: str) -> Response:
+    def create(self, request: Request, ident: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         body = VariantCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -520,15 +525,13 @@ class VariantCreateApi(_SellerApi):
         )
         return Response(VariantOutput(variant).data, status=status.HTTP_201_CREATED)
 
-
-class VariantDetailApi(_SellerApi):
     @extend_schema(
         request=VariantUpdateInput,
         responses={200: VariantOutput, **problem_responses(403, codes=VARIANT_WRITE)},
         summary="Change a variant",
         description=("Partial update of a variant of one of the caller's products."),
     )
-    def patch(self, request: Request, ident: str, variant_id: str) -> Response:
+    def partial_update(self, request: Request, ident: str, variant_id: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         variant = selectors.variant_get_for_write(product=product, variant_id=variant_id)
         body = VariantUpdateInput(data=request.data, partial=True)
@@ -551,14 +554,16 @@ class VariantDetailApi(_SellerApi):
             "`catalog.last_variant`)."
         ),
     )
-    def delete(self, request: Request, ident: str, variant_id: str) -> Response:
+    def destroy(self, request: Request, ident: str, variant_id: str) -> Response:
         product = selectors.product_get_for_write(actor=request.user, ident=ident)
         variant = selectors.variant_get_for_write(product=product, variant_id=variant_id)
         services.variant_delete(actor=request_user(request), variant=variant)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SellerProductListApi(generics.ListAPIView):
+class SellerProductViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's shop's products, whatever their status (staff: every shop's)."""
+
     permission_classes = (IsAuthenticatedUser, IsSeller)
     serializer_class = ProductSummaryOutput
     pagination_class = ProductListPagination
@@ -581,5 +586,5 @@ class SellerProductListApi(generics.ListAPIView):
             "(`search` orders by relevance); `status` filters. Staff see every shop's products."
         ),
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)

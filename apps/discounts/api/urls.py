@@ -1,18 +1,18 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from apps.discounts.api import views
+from apps.discounts.api.views import (
+    DiscountProductViewSet,
+    SellerDiscountViewSet,
+    ShopDiscountViewSet,
+)
 
-urlpatterns = [
-    path("seller/discounts", views.SellerDiscountListApi.as_view(), name="seller-discounts"),
-    path(
-        "seller/discounts/<uuid:discount_id>",
-        views.SellerDiscountDetailApi.as_view(),
-        name="seller-discount-detail",
-    ),
-    path("shops/<str:shop>/discounts", views.ShopDiscountListApi.as_view(), name="shop-discounts"),
-    path(
-        "discounts/<str:code>/products",
-        views.DiscountProductListApi.as_view(),
-        name="discount-products",
-    ),
-]
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat. A prefix may
+# hold its parent's converter (`shops/<str:shop>`): the router keeps it as it is.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("seller/discounts", SellerDiscountViewSet, basename="seller-discount")
+router.register("shops/<str:shop>/discounts", ShopDiscountViewSet, basename="shop-discount")
+router.register(
+    "discounts/<str:code>/products", DiscountProductViewSet, basename="discount-product"
+)
+
+urlpatterns = router.urls

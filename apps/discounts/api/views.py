@@ -2,12 +2,11 @@ import uuid
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
-from rest_framework.views import APIView
 
 from apps.core.openapi import demo_example
 from apps.core.pagination import PageNumberPagination
@@ -30,9 +29,14 @@ SELLER_SCOPE = (
 )
 
 
-class SellerDiscountListApi(APIView):
+class SellerDiscountViewSet(viewsets.GenericViewSet):
+    """A seller's discount codes (staff: every shop's)."""
+
     permission_classes = [IsSeller]
     pagination_class = PageNumberPagination  # also tells the schema the list is paged
+    serializer_class = DiscountInput  # what OPTIONS describes
+    lookup_field = "discount_id"
+    lookup_value_converter = "uuid"
 
     @extend_schema(
         operation_id="seller_discounts_list",
@@ -48,15 +52,14 @@ class SellerDiscountListApi(APIView):
             "`?shop=` (slug or id) narrows them to one shop."
         ),
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         query = SellerDiscountListQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        paginator = PageNumberPagination()
         queryset = selectors.seller_discount_list(
             user=request_user(request), shop=query.validated_data.get("shop")
         )
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(DiscountOutput(page, many=True).data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(DiscountOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="seller_discounts_create",
@@ -84,7 +87,7 @@ class SellerDiscountListApi(APIView):
             "at `/shop`. A code created public and active is announced to the shop's followers."
         ),
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = DiscountInput(data=request.data)
         body.is_valid(raise_exception=True)
         user = request_user(request)
@@ -94,17 +97,13 @@ class SellerDiscountListApi(APIView):
         discount = selectors.seller_discount_get(user=user, discount_id=discount.pk)
         return Response(DiscountOutput(discount).data, status=status.HTTP_201_CREATED)
 
-
-class SellerDiscountDetailApi(APIView):
-    permission_classes = [IsSeller]
-
     @extend_schema(
         operation_id="seller_discounts_retrieve",
         summary="Get one of my shop's discount codes (seller)",
         responses=DiscountOutput,
         description=f"One code. {SELLER_SCOPE}",
     )
-    def get(self, request: Request, discount_id: uuid.UUID) -> Response:
+    def retrieve(self, request: Request, discount_id: uuid.UUID) -> Response:
         discount = selectors.seller_discount_get(
             user=request_user(request), discount_id=discount_id
         )
@@ -120,7 +119,7 @@ class SellerDiscountDetailApi(APIView):
             "code public and active for the first time announces it to the shop's followers."
         ),
     )
-    def patch(self, request: Request, discount_id: uuid.UUID) -> Response:
+    def partial_update(self, request: Request, discount_id: uuid.UUID) -> Response:
         user = request_user(request)
         discount = selectors.seller_discount_get(user=user, discount_id=discount_id)
         body = DiscountInput(data=request.data, partial=True)
@@ -140,7 +139,7 @@ class SellerDiscountDetailApi(APIView):
             f"{SELLER_SCOPE}"
         ),
     )
-    def delete(self, request: Request, discount_id: uuid.UUID) -> Response:
+    def destroy(self, request: Request, discount_id: uuid.UUID) -> Response:
         discount = selectors.seller_discount_get(
             user=request_user(request), discount_id=discount_id
         )
@@ -148,7 +147,9 @@ class SellerDiscountDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ShopDiscountListApi(APIView):
+class ShopDiscountViewSet(viewsets.GenericViewSet):
+    """A shop's public discount codes (registered under the shop's path)."""
+
     permission_classes = [AllowAny]  # guests too
     pagination_class = PageNumberPagination  # also tells the schema the list is paged
 
@@ -162,16 +163,17 @@ class ShopDiscountListApi(APIView):
         responses=PublicDiscountOutput(many=True),
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
-    def get(self, request: Request, shop: str) -> Response:
-        paginator = PageNumberPagination()
+    def list(self, request: Request, shop: str) -> Response:
         queryset = selectors.shop_public_discount_list(
             shop=selectors.shop_get_active(shop), now=timezone.now()
         )
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(PublicDiscountOutput(page, many=True).data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(PublicDiscountOutput(page, many=True).data)
 
 
-class DiscountProductListApi(APIView):
+class DiscountProductViewSet(viewsets.GenericViewSet):
+    """The products a discount code applies to (registered under the code's path)."""
+
     permission_classes = [AllowAny]  # guests too
     pagination_class = PageNumberPagination  # also tells the schema the list is paged
 
@@ -194,13 +196,10 @@ class DiscountProductListApi(APIView):
             OpenApiParameter("page_size", int),
         ],
     )
-    def get(self, request: Request, code: str) -> Response:
+    def list(self, request: Request, code: str) -> Response:
         query = DiscountProductsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         shop = selectors.shop_get_active(query.validated_data["shop"])
         discount = selectors.discount_get_listed(shop=shop, code=code, user=request.user)
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(
-            selectors.discount_products(discount=discount), request, view=self
-        )
-        return paginator.get_paginated_response(DiscountProductOutput(page, many=True).data)
+        page = self.paginate_queryset(selectors.discount_products(discount=discount))
+        return self.get_paginated_response(DiscountProductOutput(page, many=True).data)

@@ -1,12 +1,9 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from apps.imports.api import views
+from apps.imports.api.views import SellerImportJobViewSet
 
-urlpatterns = [
-    path("seller/imports", views.SellerImportCreateApi.as_view(), name="seller-imports"),
-    path(
-        "seller/imports/<uuid:job_id>",
-        views.SellerImportDetailApi.as_view(),
-        name="seller-import-detail",
-    ),
-]
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("seller/imports", SellerImportJobViewSet, basename="seller-import")
+
+urlpatterns = router.urls

@@ -3,13 +3,12 @@ from uuid import UUID
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
+from rest_framework import status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from apps.core.openapi import problem_responses
 from apps.imports import selectors, services
@@ -57,13 +56,20 @@ class IsShopOwner(BasePermission):
         return bool(user and user.is_authenticated and hasattr(user, "shop"))
 
 
-class SellerImportCreateApi(APIView):
+class SellerImportJobViewSet(viewsets.GenericViewSet):
+    """A seller's import jobs: upload a file (throttled, `imports`), then follow the job."""
+
     permission_classes = [IsShopOwner]
-    parser_classes = (MultiPartParser, FormParser)
+    serializer_class = ImportCreateInput  # what OPTIONS describes
+    parser_classes = (MultiPartParser, FormParser)  # the upload's; the job's read has no body
     throttle_scope = "imports"
+    lookup_field = "job_id"
+    lookup_value_converter = "uuid"
 
     def get_throttles(self) -> list:
-        return [*super().get_throttles(), ScopedRateThrottle()]
+        if self.action == "create":
+            return [*super().get_throttles(), ScopedRateThrottle()]
+        return super().get_throttles()
 
     @extend_schema(
         tags=TAGS,
@@ -87,7 +93,7 @@ class SellerImportCreateApi(APIView):
         },
         examples=[OpenApiExample("Queued", value=QUEUED_EXAMPLE, response_only=True)],
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = ImportCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
@@ -102,10 +108,6 @@ class SellerImportCreateApi(APIView):
         )
         job = selectors.seller_import_job(user=user, job_id=job.pk)
         return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
-
-
-class SellerImportDetailApi(APIView):
-    permission_classes = [IsShopOwner]
 
     @extend_schema(
         tags=TAGS,
@@ -123,6 +125,6 @@ class SellerImportDetailApi(APIView):
         },
         examples=[OpenApiExample("Refused rows", value=FAILED_EXAMPLE, response_only=True)],
     )
-    def get(self, request: Request, job_id: UUID) -> Response:
+    def retrieve(self, request: Request, job_id: UUID) -> Response:
         job = selectors.seller_import_job(user=request_user(request), job_id=job_id)
         return Response(ImportJobOutput(job).data)

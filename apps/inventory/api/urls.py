@@ -1,22 +1,9 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from apps.inventory.api import views
+from apps.inventory.api.views import SellerInventoryViewSet
 
-urlpatterns = [
-    path("seller/inventory", views.SellerInventoryListApi.as_view(), name="seller-inventory"),
-    path(
-        "seller/inventory/<uuid:variant_id>",
-        views.SellerInventoryDetailApi.as_view(),
-        name="seller-inventory-detail",
-    ),
-    path(
-        "seller/inventory/<uuid:variant_id>/adjust",
-        views.SellerInventoryAdjustApi.as_view(),
-        name="seller-inventory-adjust",
-    ),
-    path(
-        "seller/inventory/<uuid:variant_id>/movements",
-        views.SellerInventoryMovementsApi.as_view(),
-        name="seller-inventory-movements",
-    ),
-]
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("seller/inventory", SellerInventoryViewSet, basename="seller-inventory")
+
+urlpatterns = router.urls

@@ -4,10 +4,10 @@ from uuid import UUID
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.catalog.demo import EXAMPLE_VARIANT_ID
 from apps.catalog.models import ProductVariant
@@ -22,16 +22,24 @@ from apps.inventory.api.serializers import (
     StockMovementOutput,
     StockThresholdInput,
 )
-from apps.inventory.models import StockMovement
 from apps.users.request_user import request_user
 
 TAGS = ["inventory"]
 
 
-class SellerInventoryListApi(generics.ListAPIView):
+class MovementPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class SellerInventoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A seller's stock by variant: the list, the low-stock threshold, adjustments and the
+    stock ledger."""
+
     permission_classes = [IsSeller]
     serializer_class = InventoryRowOutput
     pagination_class = PageNumberPagination
+    lookup_field = "variant_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self) -> QuerySet[ProductVariant]:
         query = InventoryListQuery(data=self.request.query_params)
@@ -50,12 +58,8 @@ class SellerInventoryListApi(generics.ListAPIView):
         parameters=[InventoryListQuery],
         description="Stock of the caller's variants (staff: every shop), `?low_stock=true`.",
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
-
-
-class SellerInventoryDetailApi(APIView):
-    permission_classes = [IsSeller]
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     @extend_schema(
         tags=TAGS,
@@ -65,17 +69,13 @@ class SellerInventoryDetailApi(APIView):
         responses={200: InventoryRowOutput},
         description="Set the low-stock threshold of a variant.",
     )
-    def patch(self, request: Request, variant_id: UUID) -> Response:
+    def partial_update(self, request: Request, variant_id: UUID) -> Response:
         selectors.seller_variant_check(user=request.user, variant_id=variant_id)
         body = StockThresholdInput(data=request.data)
         body.is_valid(raise_exception=True)
         services.stock_threshold_set(variant_id=variant_id, **body.validated_data)
         row = selectors.seller_inventory_row(user=request.user, variant_id=variant_id)
         return Response(InventoryRowOutput(row).data)
-
-
-class SellerInventoryAdjustApi(APIView):
-    permission_classes = [IsSeller]
 
     @extend_schema(
         tags=TAGS,
@@ -109,7 +109,8 @@ class SellerInventoryAdjustApi(APIView):
             "`inventory.above_maximum`; restock/return must be positive, damage negative."
         ),
     )
-    def post(self, request: Request, variant_id: UUID) -> Response:
+    @action(detail=True, methods=["post"])
+    def adjust(self, request: Request, variant_id: UUID) -> Response:
         selectors.seller_variant_check(user=request.user, variant_id=variant_id)
         body = StockAdjustInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -119,28 +120,20 @@ class SellerInventoryAdjustApi(APIView):
         row = selectors.seller_inventory_row(user=request.user, variant_id=variant_id)
         return Response(InventoryRowOutput(row).data)
 
-
-class MovementPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-
-
-class SellerInventoryMovementsApi(generics.ListAPIView):
-    permission_classes = [IsSeller]
-    serializer_class = StockMovementOutput
-    pagination_class = MovementPagination
-
-    def get_queryset(self) -> QuerySet[StockMovement]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation
-            return StockMovement.objects.none()
-        variant_id = self.kwargs["variant_id"]
-        selectors.seller_variant_check(user=self.request.user, variant_id=variant_id)
-        return selectors.stock_movements(variant_id=variant_id)
-
     @extend_schema(
         tags=TAGS,
         operation_id="seller_inventory_movements",
         summary="List a variant's stock movements (seller)",
         description="The stock ledger of a variant, newest first (cursor paginated).",
+        responses=StockMovementOutput(many=True),
     )
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().get(request, *args, **kwargs)
+    @action(
+        detail=True,
+        methods=["get"],
+        serializer_class=StockMovementOutput,
+        pagination_class=MovementPagination,
+    )
+    def movements(self, request: Request, variant_id: UUID) -> Response:
+        selectors.seller_variant_check(user=request.user, variant_id=variant_id)
+        page = self.paginate_queryset(selectors.stock_movements(variant_id=variant_id))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

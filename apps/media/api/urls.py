@@ -1,11 +1,9 @@
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-from apps.media.api import views
+from apps.media.api.views import MediaAssetViewSet
 
-urlpatterns = [
-    path("media", views.MediaUploadApi.as_view(), name="media-upload"),
-    path("media/from-url", views.MediaFromUrlApi.as_view(), name="media-from-url"),
-    path("media/presign", views.MediaPresignApi.as_view(), name="media-presign"),
-    path("media/<uuid:asset_id>", views.MediaDetailApi.as_view(), name="media-detail"),
-    path("media/<uuid:asset_id>/complete", views.MediaCompleteApi.as_view(), name="media-complete"),
-]
+# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("media", MediaAssetViewSet, basename="media")
+
+urlpatterns = router.urls

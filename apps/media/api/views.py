@@ -2,13 +2,14 @@ from uuid import UUID
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
 from apps.core.openapi import problem_responses
 from apps.core.permissions import EmailVerified, IsAuthenticatedUser
@@ -39,20 +40,29 @@ _FETCH_CODES = [
 ]
 
 
-class _MediaApi(APIView):
-    permission_classes: tuple[type[BasePermission], ...] = (IsAuthenticatedUser,)
+# The actions that bring in a new image: a verified email and the `media_upload` throttle.
+_UPLOADS = frozenset({"create", "from_url", "presign"})
 
 
-class _UploadThrottled(_MediaApi):
-    permission_classes = (IsAuthenticatedUser, EmailVerified)
+class MediaAssetViewSet(viewsets.GenericViewSet):
+    """The caller's images: upload (a file, a URL or a presigned direct upload), read, delete."""
+
+    serializer_class = MediaUploadInput  # what OPTIONS describes (the actions name theirs)
+    # A file needs multipart; nothing else is advertised. The JSON actions name their own.
+    parser_classes = (MultiPartParser,)
     throttle_scope = "media_upload"
+    lookup_field = "asset_id"
+    lookup_value_converter = "uuid"
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action in _UPLOADS:
+            return [IsAuthenticatedUser(), EmailVerified()]
+        return [IsAuthenticatedUser()]
 
     def get_throttles(self) -> list:
-        return [*super().get_throttles(), ScopedRateThrottle()]
-
-
-class MediaUploadApi(_UploadThrottled):
-    parser_classes = (MultiPartParser,)  # a file needs multipart; nothing else is advertised
+        if self.action in _UPLOADS:
+            return [*super().get_throttles(), ScopedRateThrottle()]
+        return super().get_throttles()
 
     @extend_schema(
         operation_id="media_upload",
@@ -75,7 +85,7 @@ class MediaUploadApi(_UploadThrottled):
         "stripped its metadata and made its thumbnails: then `ready`, or `failed` with "
         "`failure_reason`.",
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         # Refuse a body far over the limit before parsing it (Django would spool it all to disk);
         # the exact limit is checked on the file itself.
         declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -90,8 +100,6 @@ class MediaUploadApi(_UploadThrottled):
         asset = services.media_upload(owner=request.user, data=data, original_name=upload.name)
         return Response(MediaAssetOutput(asset).data, status=status.HTTP_201_CREATED)
 
-
-class MediaFromUrlApi(_UploadThrottled):
     @extend_schema(
         operation_id="media_from_url",
         summary="Import an image from a URL",
@@ -114,14 +122,19 @@ class MediaFromUrlApi(_UploadThrottled):
         "MEDIA_FETCH_TIMEOUT) and accept it like an upload. Every refusal of the address check "
         "is the same 400 `media.forbidden_address`, whatever the host resolves to (or not).",
     )
-    def post(self, request: Request) -> Response:
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="from-url",
+        parser_classes=api_settings.DEFAULT_PARSER_CLASSES,
+        serializer_class=MediaFromUrlInput,
+    )
+    def from_url(self, request: Request) -> Response:
         body = MediaFromUrlInput(data=request.data)
         body.is_valid(raise_exception=True)
         asset = services.media_upload_from_url(owner=request.user, url=body.validated_data["url"])
         return Response(MediaAssetOutput(asset).data, status=status.HTTP_201_CREATED)
 
-
-class MediaPresignApi(_UploadThrottled):
     @extend_schema(
         operation_id="media_presign",
         summary="Start a direct (presigned) upload",
@@ -134,7 +147,13 @@ class MediaPresignApi(_UploadThrottled):
         "straight from the browser (content type and size range enforced by S3). Then call "
         "`POST /media/{id}/complete`.",
     )
-    def post(self, request: Request) -> Response:
+    @action(
+        detail=False,
+        methods=["post"],
+        parser_classes=api_settings.DEFAULT_PARSER_CLASSES,
+        serializer_class=MediaPresignInput,
+    )
+    def presign(self, request: Request) -> Response:
         body = MediaPresignInput(data=request.data)
         body.is_valid(raise_exception=True)
         asset, upload = services.media_presign(owner=request.user, **body.validated_data)
@@ -147,8 +166,6 @@ class MediaPresignApi(_UploadThrottled):
         }
         return Response(MediaPresignOutput(payload).data, status=status.HTTP_201_CREATED)
 
-
-class MediaCompleteApi(_MediaApi):
     @extend_schema(
         operation_id="media_complete",
         summary="Finish a presigned upload",
@@ -171,12 +188,11 @@ class MediaCompleteApi(_MediaApi):
         "hand it to the media worker (`processing`). An object refused here is deleted, the "
         "asset marked `failed`, and the answer is 400/413.",
     )
-    def post(self, request: Request, asset_id: UUID) -> Response:
+    @action(detail=True, methods=["post"], parser_classes=api_settings.DEFAULT_PARSER_CLASSES)
+    def complete(self, request: Request, asset_id: UUID) -> Response:
         asset = services.media_complete(owner=request.user, asset_id=asset_id)
         return Response(MediaAssetOutput(asset).data)
 
-
-class MediaDetailApi(_MediaApi):
     @extend_schema(
         operation_id="media_retrieve",
         summary="Get an uploaded image",
@@ -186,7 +202,7 @@ class MediaDetailApi(_MediaApi):
         ),
         responses={200: MediaAssetOutput, **problem_responses(404)},
     )
-    def get(self, request: Request, asset_id: UUID) -> Response:
+    def retrieve(self, request: Request, asset_id: UUID) -> Response:
         asset = media_get_owned(owner=request.user, asset_id=asset_id)
         return Response(MediaAssetOutput(asset).data)
 
@@ -197,6 +213,6 @@ class MediaDetailApi(_MediaApi):
         description="Delete the asset and (after commit) its files. 409 `media.in_use` while a "
         "product image uses it.",
     )
-    def delete(self, request: Request, asset_id: UUID) -> Response:
+    def destroy(self, request: Request, asset_id: UUID) -> Response:
         services.media_delete(owner=request.user, asset_id=asset_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
