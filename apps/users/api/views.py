@@ -19,7 +19,7 @@ from apps.core.openapi import demo_example, problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsStaff
 from apps.core.throttling import ApiKeyThrottle, LoginIpThrottle
-from apps.users import selectors, services
+from apps.users import selectors
 from apps.users.api.serializers import (
     AddressInput,
     AddressOutput,
@@ -40,6 +40,7 @@ from apps.users.api.serializers import (
 )
 from apps.users.models import Address, ApiKey
 from apps.users.request_user import request_user
+from apps.users.services import accounts, addresses, api_keys, sessions
 from apps.users.throttling import (
     EmailVerifyResendThrottle,
     PasswordResetEmailThrottle,
@@ -105,8 +106,8 @@ class SignupApi(APIView):
     def post(self, request: Request) -> Response:
         body = SignupInput(data=request.data)
         body.is_valid(raise_exception=True)
-        user = services.user_signup(**body.validated_data)
-        tokens = services.session_tokens_issue(user=user)
+        user = accounts.user_signup(**body.validated_data)
+        tokens = sessions.session_tokens_issue(user=user)
         return Response(_auth_body(user, tokens), status=status.HTTP_201_CREATED)
 
 
@@ -144,12 +145,12 @@ class LoginApi(APIView):
         body.is_valid(raise_exception=True)
         # DRF's Request offers the standard HttpRequest attributes (documented), which is all
         # Django's authenticate() hands to the backends and its signals.
-        user = services.user_login(
+        user = accounts.user_login(
             request=cast(HttpRequest, request),
             address=LoginIpThrottle().get_ident(request),
             **body.validated_data,
         )
-        tokens = services.session_tokens_issue(user=user)
+        tokens = sessions.session_tokens_issue(user=user)
         return Response(_auth_body(user, tokens))
 
 
@@ -183,7 +184,7 @@ class RefreshApi(APIView):
     def post(self, request: Request) -> Response:
         body = RefreshInput(data=request.data)
         body.is_valid(raise_exception=True)
-        tokens = services.session_refresh(raw_refresh=body.validated_data["refresh"])
+        tokens = sessions.session_refresh(raw_refresh=body.validated_data["refresh"])
         return Response(TokenPairOutput(tokens).data)
 
 
@@ -206,7 +207,7 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         body = RefreshInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.session_revoke(
+        sessions.session_revoke(
             user=request_user(request), raw_refresh=body.validated_data["refresh"]
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -227,7 +228,7 @@ class LogoutAllApi(APIView):
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED)},
     )
     def post(self, request: Request) -> Response:
-        services.session_revoke_all(user=request_user(request))
+        sessions.session_revoke_all(user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -256,7 +257,7 @@ class EmailVerifyApi(APIView):
     def post(self, request: Request) -> Response:
         body = EmailVerifyInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.email_verify(token=body.validated_data["token"])
+        accounts.email_verify(token=body.validated_data["token"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -280,7 +281,7 @@ class EmailVerifyResendApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        services.email_verification_request(user=request_user(request))
+        accounts.email_verification_request(user=request_user(request))
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
@@ -307,7 +308,7 @@ class PasswordResetApi(APIView):
     def post(self, request: Request) -> Response:
         body = PasswordResetInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.password_reset_request(email=body.validated_data["email"])
+        accounts.password_reset_request(email=body.validated_data["email"])
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
@@ -329,7 +330,7 @@ class PasswordResetConfirmApi(APIView):
     def post(self, request: Request) -> Response:
         body = PasswordResetConfirmInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.password_reset_confirm(**body.validated_data)
+        accounts.password_reset_confirm(**body.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -361,7 +362,7 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         body = MeUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        services.user_update(user=request_user(request), **body.validated_data)
+        accounts.user_update(user=request_user(request), **body.validated_data)
         user = selectors.user_get_with_shop(user_id=request.user.pk)
         return Response(UserOutput(user).data)
 
@@ -387,7 +388,7 @@ class MePasswordApi(APIView):
     def post(self, request: Request) -> Response:
         body = PasswordChangeInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.user_password_change(
+        accounts.user_password_change(
             user=request_user(request),
             # Our only authenticator (BearerJWTAuthentication) sets simplejwt's token; the stubs
             # name DRF's authtoken Token.
@@ -451,7 +452,7 @@ class AddressListCreateApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         body = AddressInput(data=request.data)
         body.is_valid(raise_exception=True)
-        address = services.address_create(
+        address = addresses.address_create(
             user=request_user(request), data=dict(body.validated_data)
         )
         return Response(AddressOutput(address).data, status=status.HTTP_201_CREATED)
@@ -477,7 +478,7 @@ class AddressDetailApi(APIView):
     def patch(self, request: Request, address_id: UUID) -> Response:
         body = AddressInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        address = services.address_update(
+        address = addresses.address_update(
             user=request_user(request), address_id=address_id, data=dict(body.validated_data)
         )
         return Response(AddressOutput(address).data)
@@ -492,7 +493,7 @@ class AddressDetailApi(APIView):
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED, (404, "address.not_found"))},
     )
     def delete(self, request: Request, address_id: UUID) -> Response:
-        services.address_delete(user=request_user(request), address_id=address_id)
+        addresses.address_delete(user=request_user(request), address_id=address_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -535,7 +536,7 @@ class ApiKeyListCreateApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         body = ApiKeyCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
-        key, raw = services.api_key_create(created_by=request_user(request), **body.validated_data)
+        key, raw = api_keys.api_key_create(created_by=request_user(request), **body.validated_data)
         key.key = raw  # type: ignore[attr-defined]
         response = Response(ApiKeyCreatedOutput(key).data, status=status.HTTP_201_CREATED)
         return redact_when_stored(response, "key")
@@ -558,5 +559,5 @@ class ApiKeyRevokeApi(APIView):
         },
     )
     def delete(self, request: Request, key_id: UUID) -> Response:
-        services.api_key_revoke(key_id=key_id)
+        api_keys.api_key_revoke(key_id=key_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
