@@ -73,6 +73,12 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [AddressInline]
     actions = ["sign_out_everywhere"]
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Deactivation ends every session: reactivating the account later revives none.
+            session_revoke_all(user=obj, reason=Session.EndReason.DEACTIVATION)
+
     @admin.action(
         description="Sign out everywhere (end every session: its access and refresh tokens)",
         permissions=["change"],

@@ -77,6 +77,7 @@ class Session(models.Model):
         PASSWORD_RESET = "password_reset", "Password reset"
         TOKEN_REUSE = "token_reuse", "Refresh token reused"
         STAFF = "staff", "Ended by staff"
+        DEACTIVATION = "deactivation", "Account deactivated"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")

@@ -117,3 +117,34 @@ def test_admin_sessions_are_read_only_and_ended_by_an_action(admin_client):
     client = Client()
     for access, status in ((tokens["access"], 401), (other["access"], 200)):
         assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == status
+
+
+def test_admin_deactivation_ends_every_session_for_good(admin_client):
+    user = UserFactory()
+    tokens = [session_tokens_issue(user=user) for _ in range(2)]
+    bystander = session_tokens_issue(user=UserFactory())
+
+    response = admin_client.post(
+        f"/admin/users/user/{user.pk}/change/",
+        {
+            "email": user.email,
+            "name": user.name,
+            "phone": user.phone,
+            # is_active left out: the checkbox is cleared
+            "addresses-TOTAL_FORMS": "0",
+            "addresses-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.is_active is False
+    assert list(Session.objects.filter(user=user).values_list("ended_reason", flat=True)) == [
+        "deactivation",
+        "deactivation",
+    ]
+    # reactivated, the account's old sessions stay ended
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    client = Client()
+    for access, status in [(t["access"], 401) for t in tokens] + [(bystander["access"], 200)]:
+        assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == status

@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
                 ('refreshed_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('expires_at', models.DateTimeField()),
                 ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_reason', models.CharField(blank=True, choices=[('logout', 'Logged out'), ('logout_all', 'Logged out everywhere'), ('password_change', 'Password changed'), ('password_reset', 'Password reset'), ('token_reuse', 'Refresh token reused'), ('staff', 'Ended by staff')], max_length=20)),
+                ('ended_reason', models.CharField(blank=True, choices=[('logout', 'Logged out'), ('logout_all', 'Logged out everywhere'), ('password_change', 'Password changed'), ('password_reset', 'Password reset'), ('token_reuse', 'Refresh token reused'), ('staff', 'Ended by staff'), ('deactivation', 'Account deactivated')], max_length=20)),
                 ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to=settings.AUTH_USER_MODEL)),
             ],
             options={
