@@ -39,13 +39,14 @@ def session_user_loader_register(loader: SessionUserLoader) -> None:
 
 
 # Where a request's Bearer authentication is remembered, so that the idempotency middleware's
-# check and DRF's authentication share one user SELECT: a key of the request's META, the one
-# dict that Django's HttpRequest and DRF's Request (which proxies META) both expose publicly.
+# check and DRF's authentication share one SELECT (the session with its user): a key of the
+# request's META, the one dict that Django's HttpRequest and DRF's Request (which proxies META)
+# both expose publicly.
 _OUTCOME_KEY = "marketplace.bearer_authentication"
 
 
 def forget_bearer_authentication(request: HttpRequest) -> None:
-    """Drop the remembered outcome: the next authentication of this request reads the user row
+    """Drop the remembered outcome: the next authentication of this request reads the session
     again (the idempotency middleware calls this after waiting for another request)."""
     request.META.pop(_OUTCOME_KEY, None)
 

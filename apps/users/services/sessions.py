@@ -29,7 +29,17 @@ from apps.users.signals import sessions_ended_send
 
 EndReason = Session.EndReason
 
-SIGNED_OUT_EVERYWHERE = "the account signed out everywhere or its password changed"
+# Why a token of an ended session is refused: its own logout, or an end of every session.
+SIGNED_OUT = {
+    "access": "This token's session signed out. Sign in again.",
+    "refresh": "This refresh token was revoked: its session signed out. Sign in again.",
+}
+SIGNED_OUT_EVERYWHERE = {
+    "access": "This token was revoked: the account signed out everywhere or its password "
+    "changed. Sign in again.",
+    "refresh": "This refresh token was revoked: the account signed out everywhere or its "
+    "password changed. Sign in again.",
+}
 
 
 def _refresh_token(*, user: User, session_id: Any) -> RefreshToken:
@@ -61,9 +71,9 @@ def session_tokens_issue(*, user: User) -> dict[str, str]:
     return _token_pair(refresh)
 
 
-def _refusal(reason: str, *, logged_out: str, everywhere: str) -> str:
-    """Why a token of an ended session is refused: its own logout, or an end of every session."""
-    return logged_out if reason == EndReason.LOGOUT else everywhere
+def _refusal(reason: str, *, kind: str) -> str:
+    """The detail refusing an `access` or `refresh` token of a session ended for `reason`."""
+    return (SIGNED_OUT if reason == EndReason.LOGOUT else SIGNED_OUT_EVERYWHERE)[kind]
 
 
 def session_token_user(token: Token) -> User:
@@ -82,13 +92,10 @@ def session_token_user(token: Token) -> User:
     if not session.user.is_active:
         raise AuthenticationFailed(_("User is inactive"), code="user_inactive")  # type: ignore[arg-type]
     if session.ended_at is not None:
-        detail = _refusal(
-            session.ended_reason,
-            logged_out="This token's session signed out. Sign in again.",
-            everywhere=f"This token was revoked: {SIGNED_OUT_EVERYWHERE}. Sign in again.",
-        )
         # The exception handler renders this code as 401 `auth.token_revoked`.
-        raise AuthenticationFailed(detail, code="token_revoked")
+        raise AuthenticationFailed(
+            _refusal(session.ended_reason, kind="access"), code="token_revoked"
+        )
     return session.user
 
 
@@ -175,15 +182,7 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
                 .first()
             )
             if ended_reason is not None:
-                raise TokenRevoked(
-                    _refusal(
-                        ended_reason,
-                        logged_out="This refresh token was revoked: its session signed out. "
-                        "Sign in again.",
-                        everywhere=f"This refresh token was revoked: {SIGNED_OUT_EVERYWHERE}. "
-                        "Sign in again.",
-                    )
-                )
+                raise TokenRevoked(_refusal(ended_reason, kind="refresh"))
             sessions_end(user_id=session.user_id, reason=EndReason.TOKEN_REUSE)
             reused = True
     if reused:
@@ -212,22 +211,23 @@ def session_revoke(*, user: User, raw_refresh: str) -> None:
             "The refresh token belongs to another account.",
             errors=[field_error("/refresh", "token_invalid", "Not your token.")],
         )
-    with transaction.atomic():
-        ended = Session.objects.filter(pk=session_id, user=user, ended_at=None).update(
-            ended_at=timezone.now(), ended_reason=EndReason.LOGOUT
-        )
-        if ended:
-            sessions_ended_send(user_id=user.pk, session_id=session_id)
+    _session_end(session_id=session_id, user_id=user.pk, reason=EndReason.LOGOUT)
 
 
 def session_end(*, session: Session, reason: str = EndReason.STAFF) -> bool:
     """End one session (staff, from the admin). Returns whether it was live."""
-    with transaction.atomic():
-        ended = Session.objects.filter(pk=session.pk, ended_at=None).update(
-            ended_at=timezone.now(), ended_reason=reason
-        )
-        if ended:
-            sessions_ended_send(user_id=session.user_id, session_id=str(session.pk))
+    return _session_end(session_id=str(session.pk), user_id=session.user_id, reason=reason)
+
+
+@transaction.atomic
+def _session_end(*, session_id: str, user_id: Any, reason: str) -> bool:
+    """End one live session of the user (a single-row conditional update, so ending it twice
+    is a no-op) and, after commit, its notification streams. Returns whether it was live."""
+    ended = Session.objects.filter(pk=session_id, user_id=user_id, ended_at=None).update(
+        ended_at=timezone.now(), ended_reason=reason
+    )
+    if ended:
+        sessions_ended_send(user_id=user_id, session_id=session_id)
     return bool(ended)
 
 
