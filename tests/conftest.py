@@ -48,11 +48,11 @@ def staff(db):
 
 
 def auth_client(user) -> APIClient:
-    """An APIClient sending a fresh access token for `user`."""
-    from rest_framework_simplejwt.tokens import RefreshToken
+    """An APIClient sending the access token of a new session of `user`."""
+    from apps.users.services.sessions import session_tokens_issue
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {session_tokens_issue(user=user)['access']}")
     return client
 
 

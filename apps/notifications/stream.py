@@ -32,7 +32,7 @@ from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from apps.core.authentication import GENERATION_CLAIM, token_revoked, token_session
+from apps.core.authentication import token_session
 from apps.core.exceptions import problem, problem_json_response
 from apps.notifications.errors import StreamUnavailable
 from apps.notifications.metrics import STREAMS_CLOSED, STREAMS_OPEN, STREAMS_REFUSED
@@ -62,8 +62,6 @@ class StreamTicket:
 
     user_id: str
     session_id: str | None = None
-    generation: int | None = None
-    issued_at: int | None = None
 
 
 def _ticket_key(ticket: str) -> str:
@@ -75,13 +73,7 @@ def stream_ticket_issue(*, user: Any, token: Any = None) -> str:
     None: no session, as for a test or a tool). Raises StreamUnavailable when the cache, where
     tickets live (as do the live streams' messages), cannot be reached."""
     ticket = secrets.token_urlsafe(32)
-    claims = token if token is not None else {}
-    data = StreamTicket(
-        user_id=str(user.pk),
-        session_id=token_session(claims),
-        generation=claims.get(GENERATION_CLAIM),
-        issued_at=claims.get("iat"),
-    )
+    data = StreamTicket(user_id=str(user.pk), session_id=token_session(token))
     # add() says whether it stored the new key; an unreachable cache stores nothing.
     if not cache.add(_ticket_key(ticket), asdict(data), TICKET_TTL_SECONDS):
         raise StreamUnavailable("Real-time streams are unavailable right now; retry shortly.")
@@ -99,30 +91,11 @@ def stream_ticket_consume(ticket: str) -> StreamTicket | None:
 
 
 def stream_session_valid(ticket: StreamTicket) -> bool:
-    """Whether the session the stream was opened for still stands: the user is active, no
-    revocation since (logout-all, password change or reset, token reuse) and no logout of it."""
-    from apps.users.models import EndedSession, User
+    """Whether the session the stream was opened for still stands: the user is active and the
+    session not ended (logout, logout-all, a password change or reset, token reuse)."""
+    from apps.users.selectors import session_is_live
 
-    user = (
-        User.objects.filter(pk=ticket.user_id, is_active=True)
-        .only("tokens_valid_after", "tokens_kept_session", "tokens_generation")
-        .first()
-    )
-    if user is None:
-        return False
-    if token_revoked(
-        issued_at=ticket.issued_at,
-        session_id=ticket.session_id,
-        generation=ticket.generation,
-        tokens_valid_after=user.tokens_valid_after,
-        tokens_kept_session=user.tokens_kept_session,
-        tokens_generation=user.tokens_generation,
-    ):
-        return False
-    return (
-        ticket.session_id is None
-        or not EndedSession.objects.filter(session_id=ticket.session_id).exists()
-    )
+    return session_is_live(user_id=ticket.user_id, session_id=ticket.session_id)
 
 
 def missed_since(user_id: str, last_event_id: str) -> list[dict[str, Any]]:

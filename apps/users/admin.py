@@ -7,11 +7,10 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from rest_framework_simplejwt.token_blacklist.admin import BlacklistedTokenAdmin
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
-from apps.users.models import Address, ApiKey, User
-from apps.users.services import api_key_revoke, session_revoke_all
+from apps.users.models import Address, ApiKey, Session, User
+from apps.users.services.api_keys import api_key_revoke
+from apps.users.services.sessions import session_end, session_revoke_all
 
 
 class UserCreationForm(BaseUserCreationForm):
@@ -52,13 +51,7 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "name", "phone", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("email", "name", "phone")
-    readonly_fields = (
-        "last_login",
-        "date_joined",
-        "tokens_valid_after",
-        "tokens_generation",
-        "tokens_kept_session",
-    )
+    readonly_fields = ("last_login", "date_joined")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("name", "phone")}),
@@ -66,18 +59,7 @@ class UserAdmin(DjangoUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        (
-            "Dates",
-            {
-                "fields": (
-                    "last_login",
-                    "date_joined",
-                    "tokens_valid_after",
-                    "tokens_generation",
-                    "tokens_kept_session",
-                )
-            },
-        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
         (
@@ -91,16 +73,22 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [AddressInline]
     actions = ["sign_out_everywhere"]
 
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # Deactivation ends every session: reactivating the account later revives none.
+            session_revoke_all(user=obj, reason=Session.EndReason.DEACTIVATION)
+
     @admin.action(
-        description="Sign out everywhere (revoke every access and refresh token)",
+        description="Sign out everywhere (end every session: its access and refresh tokens)",
         permissions=["change"],
     )
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         users = list(queryset)
-        revoked = sum(session_revoke_all(user=user) for user in users)
+        ended = sum(session_revoke_all(user=user, reason=Session.EndReason.STAFF) for user in users)
         self.message_user(
             request,
-            f"Signed out {len(users)} user(s) everywhere; revoked {revoked} refresh token(s).",
+            f"Signed out {len(users)} user(s) everywhere; ended {ended} session(s).",
             messages.SUCCESS,
         )
 
@@ -153,18 +141,42 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {len(key_ids)} key(s).", messages.SUCCESS)
 
 
-# simplejwt's own admin lets staff add, edit and delete blacklist entries: deleting one would make
-# a revoked refresh token usable again. Tokens are revoked by logout and "Sign out everywhere".
-admin.site.unregister(BlacklistedToken)
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    """Sign-in sessions, read-only: staff end them with the action, never edit or delete them
+    (a deleted session's tokens are refused as unknown, an edited one could be revived)."""
 
+    list_display = ("id", "user", "created_at", "refreshed_at", "expires_at", "ended_at")
+    list_filter = (("ended_at", admin.EmptyFieldListFilter), "ended_reason")
+    search_fields = ("user__email", "=id")
+    list_select_related = ("user",)
+    ordering = ("-created_at",)
+    fields = (
+        "id",
+        "user",
+        "created_at",
+        "refreshed_at",
+        "expires_at",
+        "ended_at",
+        "ended_reason",
+    )
+    readonly_fields = fields
+    actions = ["end_sessions"]
 
-@admin.register(BlacklistedToken)
-class ReadOnlyBlacklistedTokenAdmin(BlacklistedTokenAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Viewing only; the action checks the "end" right itself (change on the user).
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_end_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("users.change_user")
+
+    @admin.action(description="End the selected sessions", permissions=["end"])
+    def end_sessions(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        ended = sum(session_end(session=session) for session in queryset.order_by("pk"))
+        self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)

@@ -48,7 +48,7 @@ class ApiKeyMiddleware:
                 return self._reject("This API needs an X-Api-Key header.")
             return self.get_response(request)
 
-        from apps.users.services import api_key_authenticate, api_key_touch
+        from apps.users.services.api_keys import api_key_authenticate, api_key_touch
 
         key = api_key_authenticate(raw)
         if key is None:
@@ -66,7 +66,7 @@ class ApiKeyMiddleware:
         key = getattr(request, "api_key", None)
         if key is None or not key.scopes:
             return None
-        from apps.users.services import api_key_allows, api_key_area
+        from apps.users.services.api_keys import api_key_allows, api_key_area
 
         module = getattr(view_func, "cls", getattr(view_func, "view_class", view_func)).__module__
         area = api_key_area(module)

@@ -40,25 +40,10 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
-    # When the owner opened the link of the verification e-mail (apps.users.services.email_verify).
-    # Null: not yet; with REQUIRE_EMAIL_VERIFICATION such an account cannot place orders, review,
-    # comment, upload or open notification streams.
+    # When the owner opened the link of the verification e-mail
+    # (apps.users.services.accounts.email_verify). Null: not yet; with REQUIRE_EMAIL_VERIFICATION
+    # such an account cannot place orders, review, comment, upload or open notification streams.
     email_verified_at = models.DateTimeField(null=True, blank=True)
-    # When every session was last ended (logout-all, a password change or reset, refresh-token
-    # reuse, the admin's "sign out everywhere"). Null: never.
-    tokens_valid_after = models.DateTimeField(null=True, blank=True)
-    # How many times every session was ended. Each token carries the value at its issue (the
-    # `gen` claim) and is refused once it is lower, but the kept session's; tokens from before
-    # generations follow `tokens_valid_after` (apps.core.authentication.token_revoked).
-    tokens_generation = models.PositiveIntegerField(default=0, editable=False)
-    # The session (the `sid` claim of its tokens) that the last revocation spared: a password
-    # change keeps the caller's session. Null: none spared.
-    tokens_kept_session = models.UUIDField(null=True, blank=True, editable=False)
-    # Sessions ended by logout whose access tokens may not have expired yet, {session id: when,
-    # in epoch seconds}: authentication refuses their access tokens at once, from the row it reads
-    # anyway (apps.core.authentication.token_session_ended). Entries older than an access token's
-    # lifetime are dropped at the next logout.
-    tokens_ended_sessions = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = UserManager()
 
@@ -78,21 +63,45 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
         return self.email
 
 
-class EndedSession(models.Model):
-    """A session (the `sid` claim of its tokens) ended by logout.
+class Session(models.Model):
+    """One sign-in: what a login (or signup) starts and logout ends. Its id is the `sid` claim of
+    every access and refresh token issued for it; a token is accepted only while its session
+    exists and is not ended, and a refresh token only while it is the session's current one
+    (`refresh_jti`): rotation replaces it, so presenting an older one is reuse
+    (apps.users.services.sessions)."""
 
-    `auth/refresh` refuses every refresh token of an ended session, rotated or not, with
-    `auth.token_revoked`: a rotated one is no sign of theft once its session is over, and a
-    rotation racing the logout cannot keep the session alive (apps.users.services). A row is
-    useless once its session's refresh tokens have expired (`JWT_REFRESH_DAYS` after `ended_at`,
-    plus the few seconds a racing rotation may take)."""
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", "Logged out"
+        LOGOUT_ALL = "logout_all", "Logged out everywhere"
+        PASSWORD_CHANGE = "password_change", "Password changed"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        TOKEN_REUSE = "token_reuse", "Refresh token reused"
+        STAFF = "staff", "Ended by staff"
+        DEACTIVATION = "deactivation", "Account deactivated"
 
-    session_id = models.UUIDField(primary_key=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    ended_at = models.DateTimeField(default=timezone.now)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The `jti` of the one refresh token of this session that may be rotated next.
+    refresh_jti = models.CharField(max_length=64)
+    refreshed_at = models.DateTimeField(default=timezone.now)
+    # When that refresh token expires: past it the session can do nothing more.
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True, ended_reason="")
+                | (models.Q(ended_at__isnull=False) & ~models.Q(ended_reason="")),
+                name="session_ended_with_a_reason",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.session_id} ({self.ended_at:%Y-%m-%d %H:%M})"
+        return f"{self.pk} ({self.created_at:%Y-%m-%d %H:%M})"
 
 
 class Address(BaseModel):

@@ -1,11 +1,11 @@
-"""Reads for accounts, addresses and API keys, scoped to what the caller may see."""
+"""Reads for accounts, sessions, addresses and API keys, scoped to what the caller may see."""
 
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
 
-from apps.users.models import Address, ApiKey, User
+from apps.users.models import Address, ApiKey, Session, User
 
 
 def user_get_with_shop(*, user_id: Any) -> User:
@@ -30,6 +30,16 @@ def user_roles(user: Any) -> list[str]:
     if user.is_staff:
         roles.append("staff")
     return roles
+
+
+def session_is_live(*, user_id: Any, session_id: str | None) -> bool:
+    """Whether the user is active and, given a session id, that session of theirs is not ended
+    (one query)."""
+    if session_id is None:
+        return User.objects.filter(pk=user_id, is_active=True).exists()
+    return Session.objects.filter(
+        pk=session_id, user_id=user_id, user__is_active=True, ended_at=None
+    ).exists()
 
 
 def address_list(*, user: User) -> QuerySet[Address]:

@@ -12,7 +12,7 @@ from config.celery import RetryingTask, app
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_password_reset_email(user_id: str) -> None:
-    from apps.users.services import password_reset_link
+    from apps.users.services.accounts import password_reset_link
 
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None:
@@ -31,10 +31,10 @@ def send_password_reset_email(user_id: str) -> None:
 
 
 @app.task(base=RetryingTask, name="users.prune_sessions", ignore_result=True)
-def prune_sessions() -> dict[str, int]:
-    """Delete expired refresh-token records (and their blacklist rows) and the ended sessions
-    whose refresh tokens have all expired (apps.users.services.sessions_prune)."""
-    from apps.users.services import sessions_prune
+def prune_sessions() -> int:
+    """Delete the sessions ended or expired more than a refresh token's lifetime ago
+    (apps.users.services.sessions.sessions_prune). Returns how many."""
+    from apps.users.services.sessions import sessions_prune
 
     return sessions_prune()
 
@@ -42,7 +42,7 @@ def prune_sessions() -> dict[str, int]:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_email_verification(user_id: str) -> None:
     """The verification e-mail of a new (or asking again) account that is not verified yet."""
-    from apps.users.services import email_verification_token
+    from apps.users.services.accounts import email_verification_token
 
     user = User.objects.filter(pk=user_id, is_active=True, email_verified_at__isnull=True).first()
     if user is None:

@@ -37,13 +37,9 @@ from apps.reviews.models import Comment
 from apps.reviews.services import comment_create
 from apps.shops.models import Shop
 from apps.shops.services import shop_follow
-from apps.users.models import User
-from apps.users.services import (
-    api_key_create,
-    api_key_revoke,
-    session_revoke_all,
-    session_tokens_issue,
-)
+from apps.users.models import Session, User
+from apps.users.services.api_keys import api_key_create, api_key_revoke
+from apps.users.services.sessions import session_revoke_all, session_tokens_issue
 from tests.catalog.factories import ProductFactory, VariantFactory, category
 from tests.discounts.factories import DiscountFactory
 from tests.inventory.factories import StockItemFactory, stocked_variant
@@ -84,9 +80,8 @@ ADD_REFUSED = {
     "payments.Refund",
     "reviews.Comment",
     "reviews.Review",
-    "token_blacklist.BlacklistedToken",
-    "token_blacklist.OutstandingToken",
     "users.ApiKey",
+    "users.Session",
     "shops.ShopFollow",
     "webhooks.WebhookDelivery",
     "webhooks.WebhookEndpoint",
@@ -160,12 +155,6 @@ def _comment() -> Comment:
     return comment_create(product_id=product.pk, author=UserFactory(), body="Any news?")
 
 
-def _blacklisted_token() -> None:
-    user = UserFactory()
-    session_tokens_issue(user=user)
-    session_revoke_all(user=user)
-
-
 def _stock_movement() -> None:
     from apps.inventory.services import stock_adjust
 
@@ -181,8 +170,7 @@ def _email_delivery() -> None:
 # One more row of each model, with related objects (shop, owner, product, ...) of its own.
 MORE_ROWS: dict[str, Callable[[], Any]] = {
     "auth.Group": lambda: Group.objects.create(name=f"Group {Group.objects.count()}"),
-    "token_blacklist.OutstandingToken": lambda: session_tokens_issue(user=UserFactory()),
-    "token_blacklist.BlacklistedToken": _blacklisted_token,
+    "users.Session": lambda: session_tokens_issue(user=UserFactory()),
     "events.OutboxEvent": lambda: emit("shop.updated", "k", {"shop_id": "k", "fields": []}),
     "events.ProcessedEvent": lambda: ProcessedEvent.objects.create(
         consumer="c", event_id=NotificationFactory().event_id
@@ -342,6 +330,7 @@ CHANGING_ACTIONS = {
     "shops.Shop": ["suspend", "activate"],
     "users.ApiKey": ["revoke"],
     "users.User": ["sign_out_everywhere"],
+    "users.Session": ["end_sessions"],
     "notifications.Announcement": ["send"],
     "events.OutboxEvent": ["republish"],
     "inventory.StockItem": ["restock"],
@@ -533,15 +522,14 @@ def test_discount_admin_change_refused_by_the_service_changes_nothing(superuser_
     assert Discount.objects.filter(pk=discount.pk).values().get() == before
 
 
-def test_blacklisted_tokens_cannot_be_deleted_or_edited(superuser_client):
-    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
-
-    entry = BlacklistedToken.objects.order_by("pk").first()
+def test_sessions_cannot_be_deleted_or_edited(superuser_client):
+    entry = Session.objects.filter(ended_at__isnull=False).order_by("pk").first()
     assert entry is not None
-    assert superuser_client.get(_url(BlacklistedToken, "delete", entry.pk)).status_code == 403
-    response = superuser_client.post(_url(BlacklistedToken, "change", entry.pk), {})
+    before = Session.objects.filter(pk=entry.pk).values().get()
+    assert superuser_client.get(_url(Session, "delete", entry.pk)).status_code == 403
+    response = superuser_client.post(_url(Session, "change", entry.pk), {"ended_reason": ""})
     assert response.status_code == 403
-    assert BlacklistedToken.objects.filter(pk=entry.pk).exists()
+    assert Session.objects.filter(pk=entry.pk).values().get() == before
 
 
 # --- The dashboard (the admin's index)

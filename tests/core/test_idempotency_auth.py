@@ -15,12 +15,11 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from freezegun import freeze_time
 from rest_framework.test import APIClient, APIRequestFactory
-from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.core.idempotency import body_digest, idempotency_claim
 from apps.core.models import IdempotencyRecord
 from apps.users.models import ApiKey, User
-from apps.users.services import session_revoke_all
+from apps.users.services.sessions import session_revoke_all, session_tokens_issue
 from tests.conftest import auth_client
 from tests.services import need_postgres
 from tests.users.factories import DEFAULT_PASSWORD
@@ -70,15 +69,13 @@ def post(client: APIClient, url: str, body: dict, key: str = KEY):
     return client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
 
 
-def earlier_token(user: User, seconds: int = 60) -> str:
-    """An access token of the user issued `seconds` ago (its expiry as minted)."""
-    token = AccessToken.for_user(user)
-    token["iat"] -= seconds
-    return str(token)
+def earlier_token(user: User) -> str:
+    """The access token of a session of the user started before the test's revocation."""
+    return session_tokens_issue(user=user)["access"]
 
 
 def revoke_now(user: User) -> None:
-    User.objects.filter(pk=user.pk).update(tokens_valid_after=dt.datetime.now(tz=dt.UTC))
+    session_revoke_all(user=user)
 
 
 def assert_refused(response, body: dict) -> None:
@@ -168,7 +165,10 @@ def test_a_deleted_users_token_gets_401(user):
     assert post(bearer(token), GROUPS, {"name": "alpha"}).status_code == 201
     User.objects.filter(pk=user.pk).delete()
 
-    assert_refused(post(bearer(token), GROUPS, {"name": "alpha"}), failed("User not found"))
+    # its sessions went with it
+    assert_refused(
+        post(bearer(token), GROUPS, {"name": "alpha"}), failed("The token's session is unknown.")
+    )
     assert Group.objects.count() == 1
 
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from apps.core.logging import redact
-from apps.users.services import api_key_create
+from apps.users.services.api_keys import api_key_create
 from tests.conftest import auth_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.urls")]

@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from apps.users.services import api_key_create
+from apps.users.services.api_keys import api_key_create
 from tests.conftest import auth_client
 from tests.users.factories import UserFactory
 

@@ -33,9 +33,9 @@ class Api:
 
     def as_user(self, user: Any) -> "Api":
         """Sign this client in as an existing user (made by a factory)."""
-        from rest_framework_simplejwt.tokens import RefreshToken
+        from apps.users.services.sessions import session_tokens_issue
 
-        self.authenticate(str(RefreshToken.for_user(user).access_token))
+        self.authenticate(session_tokens_issue(user=user)["access"])
         return self
 
     def _call(self, method: str, path: str, data: Any = None, **extra: Any) -> Any:

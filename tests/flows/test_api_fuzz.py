@@ -100,10 +100,9 @@ def world(db) -> World:
     """A seller with a shop, a published stocked product, a discount, a comment and an order
     placed by a customer; the same seller also bought (and reviewed) from another shop, has an
     address, an uploaded image, a cart line and a notification."""
-    from rest_framework_simplejwt.tokens import RefreshToken
-
     from apps.cart.services import cart_get_for_user, cart_item_add
     from apps.reviews.services import comment_create, review_create
+    from apps.users.services.sessions import session_tokens_issue
     from tests.discounts.factories import DiscountFactory
     from tests.media.factories import MediaAssetFactory
     from tests.notifications.factories import NotificationFactory
@@ -144,7 +143,7 @@ def world(db) -> World:
             NotificationFactory(recipient=seller).pk
         ),
     }
-    token = RefreshToken.for_user(seller).access_token
+    token = session_tokens_issue(user=seller)["access"]
     # identity: the in-process WSGI client does not undo the gzip middleware's compression.
     headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
     return World(headers=headers, ids=ids)

@@ -13,7 +13,7 @@ from rest_framework_simplejwt.state import token_backend
 from apps.notifications.models import Notification
 from apps.notifications.services import notifications_deliver
 from apps.notifications.stream import _ticket_key, stream_ticket_issue
-from apps.users.services import session_revoke, session_revoke_all, session_tokens_issue
+from apps.users.services.sessions import session_revoke, session_revoke_all, session_tokens_issue
 from tests.services import need_redis
 from tests.users.factories import UserFactory
 

@@ -15,7 +15,7 @@ import redis
 import requests
 from django.core import signing
 
-from apps.users.services import EMAIL_VERIFICATION_SALT, email_verification_claims
+from apps.users.services.accounts import EMAIL_VERIFICATION_SALT, email_verification_claims
 from tests.services import port_open as listening
 from tests.stack.conftest import HEARTBEAT_SECONDS, STREAMS_PER_USER, Stack
 

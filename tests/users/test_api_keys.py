@@ -12,7 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from apps.catalog.models import Product
 from apps.core.models import IdempotencyRecord
 from apps.users.models import ApiKey
-from apps.users.services import api_key_create, api_key_revoke
+from apps.users.services.api_keys import api_key_create, api_key_revoke
 from tests.assertions import assert_problem, pointers
 from tests.conftest import auth_client
 from tests.services import need_redis
@@ -397,7 +397,7 @@ def test_every_area_has_its_scopes_and_every_api_view_an_area():
     from django.urls import get_resolver
     from django.urls.resolvers import URLResolver
 
-    from apps.users.services import API_KEY_AREAS, API_KEY_SCOPES, api_key_area
+    from apps.users.services.api_keys import API_KEY_AREAS, API_KEY_SCOPES, api_key_area
 
     assert len(API_KEY_SCOPES) == 2 * len(API_KEY_AREAS)
 

@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from apps.shops.models import Shop, ShopFollow
 from apps.shops.services import shop_follow
-from apps.users.models import User
-from apps.users.services import session_refresh, session_revoke_all, session_tokens_issue
+from apps.users.models import Session, User
+from apps.users.services.sessions import session_refresh, session_revoke_all, session_tokens_issue
 from tests.services import need_postgres
 from tests.shops.factories import ShopFactory
 from tests.users.factories import UserFactory
@@ -40,6 +40,12 @@ def race(*calls: Callable[[], object]) -> list[object]:
     return results
 
 
+def held_session(refresh: str) -> str:
+    from rest_framework_simplejwt.state import token_backend
+
+    return token_backend.decode(refresh)["sid"]
+
+
 def test_concurrent_refresh_with_one_token_yields_one_winner():
     need_postgres()
     user = UserFactory()
@@ -48,30 +54,32 @@ def test_concurrent_refresh_with_one_token_yields_one_winner():
     winners = [r for r in results if isinstance(r, dict)]
     assert len(winners) == 1, results
     losers = [r for r in results if r not in winners]
-    # The first loser finds the token rotated: reuse, which ends every session (a new token
-    # generation). The later ones, next through the row lock, find the token ended by that.
+    # The first loser finds the token replaced: reuse, which ends every session. The later ones,
+    # next through the account's lock, find the session ended by that.
     assert sorted(type(r).__name__ for r in losers) == [
         "TokenReused",
         "TokenRevoked",
         "TokenRevoked",
     ], results
-    user.refresh_from_db()
-    assert user.tokens_generation == 1
+    assert list(Session.objects.filter(user=user).values_list("ended_reason", flat=True)) == [
+        "token_reuse"
+    ]
     # the reuse revoked the winner's new token too
     response = APIClient().post("/api/v1/auth/refresh", {"refresh": winners[0]["refresh"]})
     assert response.status_code == 401
 
 
-def test_concurrent_revocations_each_count():
+def test_concurrent_revocations_end_each_session_once():
     need_postgres()
     user = UserFactory()
+    for _ in range(3):
+        session_tokens_issue(user=user)
     results = race(
         *(lambda: session_revoke_all(user=User.objects.get(pk=user.pk)) for _ in range(5))
     )
-    assert not [r for r in results if isinstance(r, Exception)], results
-    user.refresh_from_db()
-    # each increments the row's value, none overwrites another's with a stale one
-    assert user.tokens_generation == 5
+    # one at a time through the account's lock: the first ends the three, the others none
+    assert sorted(results, key=str) == [0, 0, 0, 0, 3], results
+    assert not Session.objects.filter(user=user, ended_at=None).exists()
 
 
 def test_concurrent_follows_count_once():
@@ -101,7 +109,7 @@ def test_concurrent_shop_creates_for_one_owner_make_one_shop():
 def test_a_refresh_racing_a_logout_of_its_session_leaves_nothing_alive():
     need_postgres()
     from apps.users.errors import TokenRevoked
-    from apps.users.services import session_revoke
+    from apps.users.services.sessions import session_revoke
 
     user = UserFactory()
     other = session_tokens_issue(user=user)["refresh"]
@@ -122,8 +130,11 @@ def test_a_refresh_racing_a_logout_of_its_session_leaves_nothing_alive():
             assert isinstance(rotated, TokenRevoked), results
         with pytest.raises(TokenRevoked):
             session_refresh(raw_refresh=held)
-    user.refresh_from_db()
-    assert user.tokens_generation == 0
+    # nothing but the five logged-out sessions ended
+    assert sorted(Session.objects.filter(user=user).values_list("ended_reason", flat=True)) == [
+        "",
+        *["logout"] * 5,
+    ]
     # the other session lives on
     other = session_refresh(raw_refresh=other)["refresh"]
     assert session_refresh(raw_refresh=other)["refresh"]
@@ -131,10 +142,7 @@ def test_a_refresh_racing_a_logout_of_its_session_leaves_nothing_alive():
 
 def test_concurrent_logouts_of_one_user_each_end_their_access_tokens():
     need_postgres()
-    from rest_framework_simplejwt.state import token_backend
-
-    from apps.core.authentication import token_session
-    from apps.users.services import session_revoke
+    from apps.users.services.sessions import session_revoke
 
     user = UserFactory()
     sessions = [session_tokens_issue(user=user) for _ in range(4)]
@@ -149,9 +157,8 @@ def test_concurrent_logouts_of_one_user_each_end_their_access_tokens():
     )
 
     assert results == [None] * 4
-    user.refresh_from_db()
-    assert set(user.tokens_ended_sessions) == {
-        token_session(token_backend.decode(tokens["refresh"])) for tokens in sessions
+    assert set(Session.objects.filter(user=user).values_list("ended_reason", flat=True)) == {
+        "logout"
     }
     for tokens in sessions:
         client = APIClient()
@@ -161,7 +168,7 @@ def test_concurrent_logouts_of_one_user_each_end_their_access_tokens():
 
 def test_a_logout_racing_logout_all_neither_deadlocks_nor_fails():
     need_postgres()
-    from apps.users.services import session_revoke
+    from apps.users.services.sessions import session_revoke
 
     user = UserFactory()
     for _ in range(5):
@@ -172,3 +179,5 @@ def test_a_logout_racing_logout_all_neither_deadlocks_nor_fails():
         )
         assert results[0] is None, results
         assert isinstance(results[1], int), results
+        # whichever ran second found the session ended: it ended once, by the first
+        assert Session.objects.get(pk=held_session(held)).ended_reason in {"logout", "logout_all"}

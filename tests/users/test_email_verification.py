@@ -20,7 +20,7 @@ from apps.media.models import MediaAsset
 from apps.orders.models import Order
 from apps.reviews.models import Comment, Review
 from apps.users.models import User
-from apps.users.services import (
+from apps.users.services.accounts import (
     EMAIL_VERIFICATION_SALT,
     email_verification_claims,
     email_verification_token,

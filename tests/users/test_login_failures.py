@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
+from apps.users.models import Session
 from tests.assertions import assert_problem
 from tests.users.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -52,10 +52,10 @@ def test_the_pair_is_locked_even_for_the_right_password_but_not_the_owner(api_cl
     body = assert_problem(locked, 429, "throttled")
     assert locked["Retry-After"] == "60"
     assert body["retry_after"] == 60
-    assert not OutstandingToken.objects.exists()  # no session was started
+    assert not Session.objects.exists()  # no session was started
     from_elsewhere = login(api_client, DEFAULT_PASSWORD, address=OWNER)
     assert from_elsewhere.status_code == 200
-    assert OutstandingToken.objects.filter(user=owner).count() == 1
+    assert Session.objects.filter(user=owner).count() == 1
 
 
 def test_the_back_off_doubles_with_each_lockout(api_client, owner):

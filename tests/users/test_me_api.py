@@ -1,8 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from apps.users.models import Address
+from apps.users.models import Address, Session
 from tests.assertions import assert_problem, pointers
 from tests.conftest import auth_client
 from tests.shops.factories import ShopFactory
@@ -121,7 +120,11 @@ def test_password_change_revokes_sessions(user):
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
     assert anonymous.post("/api/v1/auth/refresh", {"refresh": session}).status_code == 401
-    assert not OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True).exists()
+    # the login's session ended; the caller's (auth_client's) goes on
+    assert sorted(Session.objects.filter(user=user).values_list("ended_reason", flat=True)) == [
+        "",
+        "password_change",
+    ]
     assert (
         anonymous.post(
             "/api/v1/auth/login", {"email": user.email, "password": NEW_PASSWORD}

@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 
 from apps.users.models import User
-from apps.users.services import password_reset_link
+from apps.users.services.accounts import password_reset_link
 from tests.assertions import assert_problem, pointers
 from tests.conftest import auth_client
 from tests.users.factories import DEFAULT_PASSWORD, UserFactory

@@ -11,7 +11,7 @@ from rest_framework_simplejwt import state
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.settings import api_settings
 
-from apps.users.services import session_tokens_issue
+from apps.users.services.sessions import session_tokens_issue
 from tests.assertions import assert_problem
 from tests.users.factories import DEFAULT_PASSWORD, UserFactory
 

@@ -1,13 +1,11 @@
 """Ending sessions ends access tokens too.
 
-Logout-all, a password change, a password reset and refresh-token reuse set the user's
-`tokens_valid_after`; every token issued before it, access or refresh, is refused with 401
-`auth.token_revoked`, except those of the session a password change keeps (the caller's, by the
-`sid` claim every token of a session carries). Revocations are ordered by the user's
-`tokens_generation`, which every token carries (`gen`), not by clocks: a token issued a moment
-before a revocation is refused, one issued a moment after it works, even at the same instant.
-Times are frozen so that "before", "after" and "the same instant" do not depend on the machine's
-speed.
+Logout-all, a password change, a password reset and refresh-token reuse end every `Session` of
+the user (a password change all but the caller's); every token of an ended session, access or
+refresh, is refused with 401 `auth.token_revoked` (by the `sid` claim every token of a session
+carries). A session started after the revocation is not touched by it, not even one started at
+the same instant: nothing compares clocks. Times are frozen so that "before", "after" and "the
+same instant" do not depend on the machine's speed.
 """
 
 import datetime as dt
@@ -18,11 +16,11 @@ import pytest
 from freezegun import freeze_time
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.state import token_backend
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from apps.users.models import User
-from apps.users.services import password_reset_link, session_revoke_all
+from apps.users.models import Session, User
+from apps.users.services.accounts import password_reset_link
+from apps.users.services.sessions import session_revoke_all
 from tests.assertions import assert_problem
 from tests.users.factories import DEFAULT_PASSWORD, UserFactory
 from tests.users.sessions import bearer, login, refresh
@@ -63,15 +61,24 @@ def sid(token: str) -> str:
     return claims(token)["sid"]
 
 
-def unblacklisted_sessions(user: User) -> list[str]:
-    """The session ids of the user's refresh tokens that are still usable, from the recorded
-    token text."""
-    return sorted(
-        token_backend.decode(raw, verify=False).get("sid", "")
-        for raw in OutstandingToken.objects.filter(
-            user=user, blacklistedtoken__isnull=True
-        ).values_list("token", flat=True)
-    )
+def live_sessions(user: User) -> list[str]:
+    """The ids of the user's sessions that are not ended."""
+    live = Session.objects.filter(user=user, ended_at=None).values_list("pk", flat=True)
+    return sorted(str(pk) for pk in live)
+
+
+def ended(token: str) -> tuple[dt.datetime | None, str]:
+    """(when, why) the session of a token ended; (None, "") while it is live."""
+    session = Session.objects.get(pk=sid(token))
+    return session.ended_at, session.ended_reason
+
+
+# How each revocation records why it ended the sessions.
+REASON = {
+    "logout_all": "logout_all",
+    "password_change": "password_change",
+    "password_reset_confirm": "password_reset",
+}
 
 
 # --- the three revocations, through the API. Each gets the user and the access token of the
@@ -139,8 +146,7 @@ def test_access_token_issued_before_is_refused(revoke: Revocation, user):
         revoke(user, caller["access"])
 
         assert_access_revoked(session["access"])
-        user.refresh_from_db()
-        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=5)
+        assert ended(session["access"]) == (T0 + dt.timedelta(seconds=5), REASON[revoke.__name__])
         # every endpoint, not just /me
         assert_problem(
             bearer(session["access"]).get("/api/v1/me/addresses"), 401, "auth.token_revoked"
@@ -202,10 +208,8 @@ def test_tokens_at_the_very_instant_of_revocation_are_ordered(revoke: Revocation
         assert_access_revoked(before["access"])
         assert_access_works(after["access"], user)
         assert refresh(after["refresh"]).status_code == 200
-        user.refresh_from_db()
-        assert user.tokens_generation == 1
-        assert claims(before["access"])["gen"] == 0
-        assert claims(after["access"])["gen"] == 1
+        assert ended(before["access"]) == (T0, REASON[revoke.__name__])
+        assert ended(after["access"]) == (None, "")
 
 
 @each_revocation
@@ -232,8 +236,7 @@ def test_other_users_tokens_are_unaffected(revoke: Revocation, user):
         assert_access_revoked(mine["access"])
         assert_access_works(theirs["access"], bystander)
         assert refresh(theirs["refresh"]).status_code == 200
-        bystander.refresh_from_db()
-        assert bystander.tokens_valid_after is None
+        assert live_sessions(bystander) == [sid(theirs["refresh"])]
 
 
 @each_revocation
@@ -267,13 +270,13 @@ def test_refresh_token_issued_before_is_refused_and_new_sessions_survive(revoke:
         password = revoke(user, caller["access"])
         clock.move_to(T0 + dt.timedelta(seconds=6))
         new = login(user.email, password)
-        blacklisted = BlacklistedToken.objects.count()
 
         response = refresh(old["refresh"])
         assert_problem(response, 401, "auth.token_revoked")
         assert response.json() == REFRESH_REVOKED
         # Not treated as reuse: the session opened after the revocation is not revoked with it.
-        assert BlacklistedToken.objects.count() == blacklisted
+        assert ended(old["refresh"])[1] == REASON[revoke.__name__]
+        assert ended(new["refresh"]) == (None, "")
         rotated = refresh(new["refresh"])
         assert rotated.status_code == 200
         assert_access_works(rotated.json()["access"], user)
@@ -307,8 +310,8 @@ def test_reuse_after_a_revocation_is_still_detected(user):
         assert_problem(refresh(r1), 401, "auth.token_reused")
         # the reuse ended every session, r2's included
         assert_problem(refresh(r2), 401, "auth.token_revoked")
-        user.refresh_from_db()
-        assert user.tokens_generation == 2
+        assert ended(old["refresh"]) == (T0 + dt.timedelta(seconds=5), "logout_all")
+        assert ended(r2) == (T0 + dt.timedelta(seconds=6), "token_reuse")
 
 
 # --- sessions: every token of one login carries its session id
@@ -322,14 +325,17 @@ def test_a_login_starts_a_session_that_its_tokens_and_rotations_share(user):
     assert str(uuid.UUID(session)) == session
     assert sid(one["access"]) == session
     assert sid(two["refresh"]) != session
-    # the recorded token is the issued one, sid included (a password change reads it back)
-    assert OutstandingToken.objects.get(jti=claims(one["refresh"])["jti"]).token == one["refresh"]
+    # the session's row names its user and its current refresh token
+    row = Session.objects.get(pk=session)
+    assert (row.user_id, row.refresh_jti) == (user.pk, claims(one["refresh"])["jti"])
+    assert row.expires_at.timestamp() == claims(one["refresh"])["exp"]
 
     rotated = refresh(one["refresh"]).json()
     assert sid(rotated["refresh"]) == session
     assert sid(rotated["access"]) == session
-    recorded = OutstandingToken.objects.get(jti=claims(rotated["refresh"])["jti"])
-    assert recorded.token == rotated["refresh"]
+    row.refresh_from_db()
+    assert row.refresh_jti == claims(rotated["refresh"])["jti"]
+    assert Session.objects.filter(user=user).count() == 2
 
 
 def test_signup_starts_a_session():
@@ -342,16 +348,17 @@ def test_signup_starts_a_session():
     assert sid(body["access"]) == sid(body["refresh"])
 
 
-def test_a_refresh_token_from_before_sessions_gets_one_on_rotation(user):
-    legacy = RefreshToken.for_user(user)  # how tokens were issued before the sid claim
-    assert "sid" not in legacy.payload
+def test_a_token_without_a_session_is_invalid(user):
+    sessionless = RefreshToken.for_user(user)  # signed by us, but without the sid claim
+    assert "sid" not in sessionless.payload
 
-    response = refresh(str(legacy))
+    response = refresh(str(sessionless))
 
-    assert response.status_code == 200
-    body = response.json()
-    assert str(uuid.UUID(sid(body["refresh"]))) == sid(body["refresh"])
-    assert sid(body["access"]) == sid(body["refresh"])
+    assert_problem(response, 401, "auth.token_invalid")
+    assert response.json()["detail"] == "The refresh token is unknown."
+    response = bearer(str(sessionless.access_token)).get("/api/v1/me")
+    assert_problem(response, 401, "auth.authentication_failed")
+    assert not Session.objects.exists()
 
 
 # --- a password change keeps the caller's session and ends the others
@@ -373,10 +380,9 @@ def test_password_change_keeps_the_callers_session_and_ends_every_other(user):
         assert response.content == b""
         user.refresh_from_db()
         assert user.check_password(NEW_PASSWORD)
-        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=5)
-        assert user.tokens_kept_session == uuid.UUID(sid(caller["access"]))
-        # only the caller's current refresh token is left usable
-        assert unblacklisted_sessions(user) == [sid(caller["refresh"])]
+        assert ended(other["access"]) == (T0 + dt.timedelta(seconds=5), "password_change")
+        # only the caller's session is left
+        assert live_sessions(user) == [sid(caller["refresh"])]
         assert_access_works(caller["access"], user)
         assert_access_revoked(other["access"])
         assert refresh(other["refresh"]).json() == REFRESH_REVOKED
@@ -389,19 +395,18 @@ def test_password_change_keeps_the_callers_session_and_ends_every_other(user):
         assert_access_works(login(user.email, NEW_PASSWORD)["access"], user)
 
 
-def test_password_change_with_a_token_from_before_sessions_ends_every_session(user):
-    with freeze_time(T0) as clock:
-        legacy = str(RefreshToken.for_user(user).access_token)  # no sid: nothing to keep
-        other = login(user.email)
-        clock.move_to(T0 + dt.timedelta(seconds=5))
+def test_a_token_without_a_session_cannot_change_the_password(user):
+    sessionless = str(RefreshToken.for_user(user).access_token)  # no sid: no session to keep
+    other = login(user.email)
 
-        password_change(user, legacy)
+    response = bearer(sessionless).post(
+        "/api/v1/me/password", {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+    )
 
-        user.refresh_from_db()
-        assert user.tokens_kept_session is None
-        assert unblacklisted_sessions(user) == []
-        assert_access_revoked(legacy)
-        assert_access_revoked(other["access"])
+    assert_problem(response, 401, "auth.authentication_failed")
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+    assert live_sessions(user) == [sid(other["refresh"])]
 
 
 def test_a_rotated_token_of_the_kept_session_presented_again_is_still_reuse(user):
@@ -415,9 +420,7 @@ def test_a_rotated_token_of_the_kept_session_presented_again_is_still_reuse(user
         assert refresh(first["refresh"]).json() == REUSED
 
         # reuse ends the kept session too, access token included
-        user.refresh_from_db()
-        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=6)
-        assert user.tokens_kept_session is None
+        assert ended(second["access"]) == (T0 + dt.timedelta(seconds=6), "token_reuse")
         assert_access_revoked(second["access"])
         assert refresh(second["refresh"]).json() == REFRESH_REVOKED
 
@@ -431,9 +434,7 @@ def test_logout_all_after_a_password_change_ends_the_kept_session(user):
 
         logout_all(user, caller["access"])
 
-        user.refresh_from_db()
-        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=6)
-        assert user.tokens_kept_session is None
+        assert ended(caller["access"]) == (T0 + dt.timedelta(seconds=6), "logout_all")
         assert_access_revoked(caller["access"])
         assert refresh(caller["refresh"]).json() == REFRESH_REVOKED
 
@@ -453,12 +454,11 @@ def test_a_password_change_from_another_session_ends_the_one_kept_before(user):
         )
 
         assert response.status_code == 204
-        user.refresh_from_db()
-        assert user.tokens_kept_session == uuid.UUID(sid(second["access"]))
+        assert ended(first["access"]) == (T0 + dt.timedelta(seconds=7), "password_change")
         assert_access_revoked(first["access"])
         assert refresh(first["refresh"]).json() == REFRESH_REVOKED
         assert_access_works(second["access"], user)
-        assert unblacklisted_sessions(user) == [sid(second["refresh"])]
+        assert live_sessions(user) == [sid(second["refresh"])]
 
 
 def test_a_password_reset_after_a_password_change_spares_no_session(user):
@@ -470,8 +470,7 @@ def test_a_password_reset_after_a_password_change_spares_no_session(user):
 
         password_reset_confirm(user, caller["access"])
 
-        user.refresh_from_db()
-        assert user.tokens_kept_session is None
+        assert ended(caller["access"]) == (T0 + dt.timedelta(seconds=6), "password_reset")
         assert_access_revoked(caller["access"])
         assert refresh(caller["refresh"]).json() == REFRESH_REVOKED
 
@@ -488,10 +487,8 @@ def test_reuse_ends_every_session_access_tokens_included(user):
 
         assert refresh(stolen["refresh"]).json() == REUSED
 
-        user.refresh_from_db()
-        assert user.tokens_valid_after == T0 + dt.timedelta(seconds=5)
-        assert user.tokens_kept_session is None
-        assert unblacklisted_sessions(user) == []
+        assert ended(other["access"]) == (T0 + dt.timedelta(seconds=5), "token_reuse")
+        assert live_sessions(user) == []
         for access in (stolen["access"], rotated["access"], other["access"]):
             assert_access_revoked(access)
         for token in (rotated["refresh"], other["refresh"]):
@@ -512,9 +509,7 @@ def test_failed_password_change_revokes_nothing(user):
             "/api/v1/me/password", {"old_password": "wrong", "new_password": NEW_PASSWORD}
         )
         assert_problem(response, 400, "auth.wrong_password")
-        user.refresh_from_db()
-        assert user.tokens_valid_after is None
-        assert not BlacklistedToken.objects.exists()
+        assert live_sessions(user) == [sid(session["refresh"])]
         assert_access_works(session["access"], user)
         assert refresh(session["refresh"]).status_code == 200
 
@@ -529,8 +524,7 @@ def test_invalid_reset_link_revokes_nothing(user):
             {"uid": uid, "token": "5x3-0123456789abcdef0123", "new_password": NEW_PASSWORD},
         )
         assert_problem(response, 400, "auth.invalid_reset_token")
-        user.refresh_from_db()
-        assert user.tokens_valid_after is None
+        assert live_sessions(user) == [sid(session["refresh"])]
         assert_access_works(session["access"], user)
 
 
@@ -545,8 +539,7 @@ def test_logout_of_one_session_keeps_access_tokens(user):
             .status_code
             == 204
         )
-        user.refresh_from_db()
-        assert user.tokens_valid_after is None
+        assert live_sessions(user) == [sid(two["refresh"])]
         assert_access_works(two["access"], user)
         assert refresh(two["refresh"]).status_code == 200
 
@@ -562,19 +555,17 @@ def test_deactivated_user_is_refused_as_before(user):
 # --- service and admin
 
 
-def test_session_revoke_all_sets_the_cutoff_and_blacklists_every_refresh_token(user):
+def test_session_revoke_all_ends_every_live_session_and_no_ended_one_again(user):
     with freeze_time(T0) as clock:
-        for _ in range(2):
-            login(user.email)
-        user.tokens_kept_session = uuid.uuid4()  # spared by an earlier password change
+        logged_out = login(user.email)
+        bearer(logged_out["access"]).post("/api/v1/auth/logout", {"refresh": logged_out["refresh"]})
+        live = [login(user.email) for _ in range(2)]
         clock.move_to(T0 + dt.timedelta(seconds=5))
         assert session_revoke_all(user=user) == 2
-        stored = User.objects.get(pk=user.pk)
-        assert stored.tokens_valid_after == T0 + dt.timedelta(seconds=5)
-        assert stored.tokens_kept_session is None
-        assert not OutstandingToken.objects.filter(
-            user=user, blacklistedtoken__isnull=True
-        ).exists()
+        assert live_sessions(user) == []
+        for tokens in live:
+            assert ended(tokens["refresh"]) == (T0 + dt.timedelta(seconds=5), "logout_all")
+        assert ended(logged_out["refresh"]) == (T0, "logout")
 
 
 def test_admin_sign_out_everywhere_ends_access_tokens(client, admin_user, user):
@@ -590,17 +581,17 @@ def test_admin_sign_out_everywhere_ends_access_tokens(client, admin_user, user):
         assert response["Location"] == "/admin/users/user/"
         assert_access_revoked(session["access"])
         assert refresh(session["refresh"]).json() == REFRESH_REVOKED
+        assert ended(session["access"]) == (T0 + dt.timedelta(seconds=5), "staff")
 
 
 # --- cost
 
 
 def test_authenticated_get_me_queries(user, django_assert_num_queries):
-    User.objects.filter(pk=user.pk).update(
-        tokens_valid_after=dt.datetime.now(tz=dt.UTC) - dt.timedelta(hours=1)
-    )
+    login(user.email)
+    session_revoke_all(user=user)  # ended sessions of the user do not cost the live one anything
     client = bearer(login(user.email)["access"])
-    # one SELECT authenticates (tokens_valid_after included), one reads the user with the shop
+    # one SELECT authenticates (the session with its user), one reads the user with the shop
     with django_assert_num_queries(2):
         response = client.get("/api/v1/me")
     assert response.status_code == 200

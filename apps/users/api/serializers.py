@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.core.text import SingleLineField
 from apps.users.countries import COUNTRY_CODES
 from apps.users.selectors import user_roles, user_shop
-from apps.users.services import API_KEY_SCOPES
+from apps.users.services.api_keys import API_KEY_SCOPES
 
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-/]+$")
 

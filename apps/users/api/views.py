@@ -1,12 +1,14 @@
-"""Thin HTTP layer: validate input, call one service or selector, serialize the result."""
+"""Thin HTTP layer: validate input, call one service or selector, serialize the result. Auth,
+addresses and API keys are ViewSets on a router (apps/users/api/urls.py); `me` and `me/password`,
+singletons, are APIViews."""
 
 from typing import Any, cast
 from uuid import UUID
 
 from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
-from rest_framework.generics import GenericAPIView
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +21,7 @@ from apps.core.openapi import demo_example, problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsStaff
 from apps.core.throttling import ApiKeyThrottle, LoginIpThrottle
-from apps.users import selectors, services
+from apps.users import selectors
 from apps.users.api.serializers import (
     AddressInput,
     AddressOutput,
@@ -40,6 +42,7 @@ from apps.users.api.serializers import (
 )
 from apps.users.models import Address, ApiKey
 from apps.users.request_user import request_user
+from apps.users.services import accounts, addresses, api_keys, sessions
 from apps.users.throttling import (
     EmailVerifyResendThrottle,
     PasswordResetEmailThrottle,
@@ -60,6 +63,9 @@ INVALID = (400, "invalid")
 UNAUTHENTICATED = (401, "auth.not_authenticated")
 FORBIDDEN = (403, "permission_denied")
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
+# What an action open to anyone overrides: no permission needed and no authentication at all
+# (a stale Authorization header must not turn a sign-in into a 401).
+ANONYMOUS: dict[str, Any] = {"permission_classes": [AllowAny], "authentication_classes": []}
 
 
 def _auth_body(user: Any, tokens: dict[str, str]) -> dict[str, Any]:
@@ -70,10 +76,12 @@ def _auth_body(user: Any, tokens: dict[str, str]) -> dict[str, Any]:
 # --- Auth
 
 
-class SignupApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [SignupThrottle, ApiKeyThrottle]
+class AuthViewSet(viewsets.ViewSet):
+    """Sign-up, sign-in and sessions: commands under `auth/`, one action each. Anonymous actions
+    run without authentication (`ANONYMOUS`); each names its throttles where they differ from
+    the defaults."""
+
+    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         tags=["auth"],
@@ -102,18 +110,18 @@ class SignupApi(APIView):
             **problems(INVALID, (409, "user.email_taken"), (429, "throttled")),
         },
     )
-    def post(self, request: Request) -> Response:
+    @action(
+        detail=False,
+        methods=["post"],
+        throttle_classes=[SignupThrottle, ApiKeyThrottle],
+        **ANONYMOUS,
+    )
+    def signup(self, request: Request) -> Response:
         body = SignupInput(data=request.data)
         body.is_valid(raise_exception=True)
-        user = services.user_signup(**body.validated_data)
-        tokens = services.session_tokens_issue(user=user)
+        user = accounts.user_signup(**body.validated_data)
+        tokens = sessions.session_tokens_issue(user=user)
         return Response(_auth_body(user, tokens), status=status.HTTP_201_CREATED)
-
-
-class LoginApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [LoginIpThrottle, ApiKeyThrottle]
 
     @extend_schema(
         tags=["auth"],
@@ -139,23 +147,24 @@ class LoginApi(APIView):
             **problems(INVALID, (401, "auth.invalid_credentials"), (429, "throttled")),
         },
     )
-    def post(self, request: Request) -> Response:
+    @action(
+        detail=False,
+        methods=["post"],
+        throttle_classes=[LoginIpThrottle, ApiKeyThrottle],
+        **ANONYMOUS,
+    )
+    def login(self, request: Request) -> Response:
         body = LoginInput(data=request.data)
         body.is_valid(raise_exception=True)
         # DRF's Request offers the standard HttpRequest attributes (documented), which is all
         # Django's authenticate() hands to the backends and its signals.
-        user = services.user_login(
+        user = accounts.user_login(
             request=cast(HttpRequest, request),
             address=LoginIpThrottle().get_ident(request),
             **body.validated_data,
         )
-        tokens = services.session_tokens_issue(user=user)
+        tokens = sessions.session_tokens_issue(user=user)
         return Response(_auth_body(user, tokens))
-
-
-class RefreshApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     @extend_schema(
         tags=["auth"],
@@ -180,15 +189,12 @@ class RefreshApi(APIView):
             ),
         },
     )
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"], **ANONYMOUS)
+    def refresh(self, request: Request) -> Response:
         body = RefreshInput(data=request.data)
         body.is_valid(raise_exception=True)
-        tokens = services.session_refresh(raw_refresh=body.validated_data["refresh"])
+        tokens = sessions.session_refresh(raw_refresh=body.validated_data["refresh"])
         return Response(TokenPairOutput(tokens).data)
-
-
-class LogoutApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         tags=["auth"],
@@ -203,17 +209,14 @@ class LogoutApi(APIView):
         request=RefreshInput,
         responses={204: NO_CONTENT, **problems(INVALID, UNAUTHENTICATED)},
     )
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"])
+    def logout(self, request: Request) -> Response:
         body = RefreshInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.session_revoke(
+        sessions.session_revoke(
             user=request_user(request), raw_refresh=body.validated_data["refresh"]
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class LogoutAllApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         tags=["auth"],
@@ -226,14 +229,10 @@ class LogoutAllApi(APIView):
         request=None,
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED)},
     )
-    def post(self, request: Request) -> Response:
-        services.session_revoke_all(user=request_user(request))
+    @action(detail=False, methods=["post"], url_path="logout-all")
+    def logout_all(self, request: Request) -> Response:
+        sessions.session_revoke_all(user=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class EmailVerifyApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     @extend_schema(
         tags=["auth"],
@@ -253,16 +252,12 @@ class EmailVerifyApi(APIView):
             **problems(INVALID, (400, "auth.invalid_verification_token")),
         },
     )
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"], url_path="verify-email", **ANONYMOUS)
+    def verify_email(self, request: Request) -> Response:
         body = EmailVerifyInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.email_verify(token=body.validated_data["token"])
+        accounts.email_verify(token=body.validated_data["token"])
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class EmailVerifyResendApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
-    throttle_classes = [EmailVerifyResendThrottle, ApiKeyThrottle]
 
     @extend_schema(
         tags=["auth"],
@@ -279,15 +274,16 @@ class EmailVerifyResendApi(APIView):
             **problems(UNAUTHENTICATED, (429, "throttled")),
         },
     )
-    def post(self, request: Request) -> Response:
-        services.email_verification_request(user=request_user(request))
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="verify-email/resend",
+        url_name="verify-email-resend",
+        throttle_classes=[EmailVerifyResendThrottle, ApiKeyThrottle],
+    )
+    def verify_email_resend(self, request: Request) -> Response:
+        accounts.email_verification_request(user=request_user(request))
         return Response(status=status.HTTP_202_ACCEPTED)
-
-
-class PasswordResetApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
-    throttle_classes = [PasswordResetIpThrottle, PasswordResetEmailThrottle, ApiKeyThrottle]
 
     @extend_schema(
         tags=["auth"],
@@ -304,16 +300,18 @@ class PasswordResetApi(APIView):
             **problems(INVALID, (429, "throttled")),
         },
     )
-    def post(self, request: Request) -> Response:
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="password-reset",
+        throttle_classes=[PasswordResetIpThrottle, PasswordResetEmailThrottle, ApiKeyThrottle],
+        **ANONYMOUS,
+    )
+    def password_reset(self, request: Request) -> Response:
         body = PasswordResetInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.password_reset_request(email=body.validated_data["email"])
+        accounts.password_reset_request(email=body.validated_data["email"])
         return Response(status=status.HTTP_202_ACCEPTED)
-
-
-class PasswordResetConfirmApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     @extend_schema(
         tags=["auth"],
@@ -326,10 +324,17 @@ class PasswordResetConfirmApi(APIView):
         request=PasswordResetConfirmInput,
         responses={204: NO_CONTENT, **problems(INVALID, (400, "auth.invalid_reset_token"))},
     )
-    def post(self, request: Request) -> Response:
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="password-reset/confirm",
+        url_name="password-reset-confirm",
+        **ANONYMOUS,
+    )
+    def password_reset_confirm(self, request: Request) -> Response:
         body = PasswordResetConfirmInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.password_reset_confirm(**body.validated_data)
+        accounts.password_reset_confirm(**body.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -361,7 +366,7 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         body = MeUpdateInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        services.user_update(user=request_user(request), **body.validated_data)
+        accounts.user_update(user=request_user(request), **body.validated_data)
         user = selectors.user_get_with_shop(user_id=request.user.pk)
         return Response(UserOutput(user).data)
 
@@ -387,7 +392,7 @@ class MePasswordApi(APIView):
     def post(self, request: Request) -> Response:
         body = PasswordChangeInput(data=request.data)
         body.is_valid(raise_exception=True)
-        services.user_password_change(
+        accounts.user_password_change(
             user=request_user(request),
             # Our only authenticator (BearerJWTAuthentication) sets simplejwt's token; the stubs
             # name DRF's authtoken Token.
@@ -397,10 +402,14 @@ class MePasswordApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AddressListCreateApi(GenericAPIView):
+class AddressViewSet(viewsets.GenericViewSet):
+    """The caller's address book: list, create, partial update, delete."""
+
     permission_classes = [IsAuthenticatedUser]
     pagination_class = PageNumberPagination
     serializer_class = AddressOutput
+    lookup_url_kwarg = "address_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
@@ -417,7 +426,7 @@ class AddressListCreateApi(GenericAPIView):
         ),
         responses={200: AddressOutput(many=True), **problems(UNAUTHENTICATED)},
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(AddressOutput(page, many=True).data)
 
@@ -448,17 +457,13 @@ class AddressListCreateApi(GenericAPIView):
         request=AddressInput,
         responses={201: AddressOutput, **problems(INVALID, UNAUTHENTICATED)},
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = AddressInput(data=request.data)
         body.is_valid(raise_exception=True)
-        address = services.address_create(
+        address = addresses.address_create(
             user=request_user(request), data=dict(body.validated_data)
         )
         return Response(AddressOutput(address).data, status=status.HTTP_201_CREATED)
-
-
-class AddressDetailApi(APIView):
-    permission_classes = [IsAuthenticatedUser]
 
     @extend_schema(
         tags=["me"],
@@ -474,10 +479,10 @@ class AddressDetailApi(APIView):
             **problems(INVALID, UNAUTHENTICATED, (404, "address.not_found")),
         },
     )
-    def patch(self, request: Request, address_id: UUID) -> Response:
+    def partial_update(self, request: Request, address_id: UUID) -> Response:
         body = AddressInput(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        address = services.address_update(
+        address = addresses.address_update(
             user=request_user(request), address_id=address_id, data=dict(body.validated_data)
         )
         return Response(AddressOutput(address).data)
@@ -491,19 +496,23 @@ class AddressDetailApi(APIView):
         ),
         responses={204: NO_CONTENT, **problems(UNAUTHENTICATED, (404, "address.not_found"))},
     )
-    def delete(self, request: Request, address_id: UUID) -> Response:
-        services.address_delete(user=request_user(request), address_id=address_id)
+    def destroy(self, request: Request, address_id: UUID) -> Response:
+        addresses.address_delete(user=request_user(request), address_id=address_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- API keys (staff)
 
 
-class ApiKeyListCreateApi(GenericAPIView):
+class ApiKeyViewSet(viewsets.GenericViewSet):
+    """API keys (staff): list, issue, revoke."""
+
     permission_classes = [IsStaff]
     pagination_class = PageNumberPagination
     serializer_class = ApiKeyOutput
     queryset = ApiKey.objects.none()  # for the schema; reads go through selectors
+    lookup_url_kwarg = "key_id"
+    lookup_value_converter = "uuid"
 
     @extend_schema(
         tags=["api-keys"],
@@ -515,7 +524,7 @@ class ApiKeyListCreateApi(GenericAPIView):
         ),
         responses={200: ApiKeyOutput(many=True), **problems(UNAUTHENTICATED, FORBIDDEN)},
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.api_key_list())
         return self.get_paginated_response(ApiKeyOutput(page, many=True).data)
 
@@ -532,17 +541,13 @@ class ApiKeyListCreateApi(GenericAPIView):
         request=ApiKeyCreateInput,
         responses={201: ApiKeyCreatedOutput, **problems(INVALID, UNAUTHENTICATED, FORBIDDEN)},
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         body = ApiKeyCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
-        key, raw = services.api_key_create(created_by=request_user(request), **body.validated_data)
+        key, raw = api_keys.api_key_create(created_by=request_user(request), **body.validated_data)
         key.key = raw  # type: ignore[attr-defined]
         response = Response(ApiKeyCreatedOutput(key).data, status=status.HTTP_201_CREATED)
         return redact_when_stored(response, "key")
-
-
-class ApiKeyRevokeApi(APIView):
-    permission_classes = [IsStaff]
 
     @extend_schema(
         tags=["api-keys"],
@@ -557,6 +562,6 @@ class ApiKeyRevokeApi(APIView):
             **problems(UNAUTHENTICATED, FORBIDDEN, (404, "api_key.not_found")),
         },
     )
-    def delete(self, request: Request, key_id: UUID) -> Response:
-        services.api_key_revoke(key_id=key_id)
+    def destroy(self, request: Request, key_id: UUID) -> Response:
+        api_keys.api_key_revoke(key_id=key_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

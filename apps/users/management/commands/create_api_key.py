@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.users.api.serializers import ApiKeyCreateInput
-from apps.users.services import api_key_create
+from apps.users.services.api_keys import api_key_create
 
 
 class Command(BaseCommand):
