@@ -62,11 +62,11 @@ def setup(out: Path) -> None:
     with HOT_STOCK available units (reset on every run). Writes tokens, variants and hot."""
     _django()
     from django.db.models import F
-    from rest_framework_simplejwt.tokens import AccessToken
 
     from apps.catalog.models import Product, ProductVariant
     from apps.inventory.models import StockItem
     from apps.users.models import User
+    from apps.users.services.sessions import session_tokens_issue
 
     buyers = []
     for index in range(BUYERS):
@@ -91,7 +91,9 @@ def setup(out: Path) -> None:
     StockItem.objects.filter(variant_id__in=ample).update(on_hand=F("reserved") + AMPLE_STOCK)
     StockItem.objects.filter(variant_id=hot).update(on_hand=F("reserved") + HOT_STOCK)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "tokens").write_text("".join(f"{AccessToken.for_user(u)}\n" for u in buyers))
+    # A session per buyer, as a sign-in starts one: tokens without a session are refused.
+    tokens = [session_tokens_issue(user=user)["access"] for user in buyers]
+    (out / "tokens").write_text("".join(f"{token}\n" for token in tokens))
     (out / "variants").write_text("".join(f"{v}\n" for v in ample))
     (out / "hot").write_text(f"{hot}\n")
 
