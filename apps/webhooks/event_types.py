@@ -1,4 +1,5 @@
-"""The events an endpoint may subscribe to (API.md "Events") and how a shop's are told apart."""
+"""The events an endpoint may subscribe to (docs/api.md "Events") and how a shop's are told
+apart."""
 
 from typing import Any
 

@@ -39,7 +39,7 @@ from apps.catalog.cache import (
 from apps.catalog.errors import InvalidProduct, ProductNotFound
 from apps.catalog.models import Product
 from apps.catalog.product_types import REGISTRY, attribute_by_name, get_product_type
-from apps.core.errors import InvalidInput
+from apps.core.errors import InvalidInput, field_error
 from apps.core.openapi import demo_example, problem_responses
 from apps.core.pagination import PageNumberPagination
 from apps.core.permissions import IsAuthenticatedUser, IsSeller
@@ -123,22 +123,20 @@ def _attribute_filters(params: Any) -> list[tuple[str, str, str]]:
     values = params.getlist(ATTR_PARAMETER)
     if len(values) > MAX_ATTR_FILTERS:
         errors.append(
-            {
-                "pointer": f"/{ATTR_PARAMETER}",
-                "code": "max_length",
-                "detail": f"At most {MAX_ATTR_FILTERS} attribute filters.",
-            }
+            field_error(
+                f"/{ATTR_PARAMETER}", "max_length", f"At most {MAX_ATTR_FILTERS} attribute filters."
+            )
         )
         values = []
     for index, value in enumerate(values):
         name, colon, raw = value.partition(":")
         if not colon or not name:
             errors.append(
-                {
-                    "pointer": f"/{ATTR_PARAMETER}/{index}",
-                    "code": "invalid",
-                    "detail": "Use attr=<name>:<value>, e.g. attr=color:black.",
-                }
+                field_error(
+                    f"/{ATTR_PARAMETER}/{index}",
+                    "invalid",
+                    "Use attr=<name>:<value>, e.g. attr=color:black.",
+                )
             )
             continue
         filters.append((f"/{ATTR_PARAMETER}/{index}", name, raw))
@@ -170,20 +168,12 @@ def _list_filters(request: Request) -> selectors.ProductFilters:
             REGISTRY[data["type"]].attribute(name) if data.get("type") else attribute_by_name(name)
         )
         if declaration is None:
-            errors.append(
-                {"pointer": pointer, "code": "unknown_attribute", "detail": "No such attribute."}
-            )
+            errors.append(field_error(pointer, "unknown_attribute", "No such attribute."))
             continue
         try:
             attributes[name] = declaration.coerce_query_value(raw)
         except ValueError:
-            errors.append(
-                {
-                    "pointer": pointer,
-                    "code": "invalid_type",
-                    "detail": f"Must be a {declaration.kind}.",
-                }
-            )
+            errors.append(field_error(pointer, "invalid_type", f"Must be a {declaration.kind}."))
     if errors:
         raise InvalidInput("Invalid attribute filter.", errors=errors)
     return selectors.ProductFilters(
@@ -253,14 +243,14 @@ def _acting_shop(user: Any, requested: str | None) -> Any:
         if shop is None:
             raise InvalidProduct(
                 "Unknown shop.",
-                errors=[{"pointer": "/shop", "code": "does_not_exist", "detail": "No such shop."}],
+                errors=[field_error("/shop", "does_not_exist", "No such shop.")],
             )
         return shop
     shop = Shop.objects.filter(owner_id=user.pk).first()
     if shop is None:
         raise InvalidProduct(
             "Staff without a shop must name the shop.",
-            errors=[{"pointer": "/shop", "code": "required", "detail": "Name the shop."}],
+            errors=[field_error("/shop", "required", "Name the shop.")],
         )
     return shop
 
