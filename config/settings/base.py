@@ -260,6 +260,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.ProblemAutoSchema",
+    "DEFAULT_METADATA_CLASS": "apps.core.metadata.ActionMetadata",
     "EXCEPTION_HANDLER": "apps.core.exceptions.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "apps.core.throttling.AnonBurstThrottle",
