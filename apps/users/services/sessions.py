@@ -153,12 +153,15 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
     with one token exactly one wins; the others find the token replaced (reuse) or, after the
     first of them ended the sessions, revoked."""
     payload, session_id = _decode_refresh(raw_refresh)
+    user_id = str(payload.get(jwt_settings.USER_ID_CLAIM))
     reused = False
     with transaction.atomic():
+        # The account's lock first, as every end of several sessions takes it before their
+        # rows: a refresh holding the session row while waiting for the account would deadlock
+        # with a logout-all holding the account while waiting for the row.
+        _user_locked(user_id)
         session = (
-            Session.objects.select_related("user")
-            .filter(pk=session_id, user_id=str(payload.get(jwt_settings.USER_ID_CLAIM)))
-            .first()
+            Session.objects.select_related("user").filter(pk=session_id, user_id=user_id).first()
         )
         if session is None:
             raise TokenInvalid("The refresh token is unknown.")
@@ -174,8 +177,7 @@ def session_refresh(*, raw_refresh: str) -> dict[str, str]:
         )
         if not rotated:
             # Another token is current or the session ended, maybe by a request that finished
-            # while this one waited: read it again under the account's lock.
-            _user_locked(session.user_id)
+            # while this one waited for the account's lock: read it again.
             ended_reason = (
                 Session.objects.filter(pk=session.pk, ended_at__isnull=False)
                 .values_list("ended_reason", flat=True)
