@@ -4,7 +4,7 @@ Each hop: https only, the host resolved once, every resolved address checked to 
 the TCP connection made to that checked address (TLS still verifies the certificate for the host
 name, sent by SNI and in the Host header), so a DNS answer cannot change between the check and
 the connection. Redirects are followed by hand, each re-checked; size and time are capped, the
-time across the whole fetch (`_Deadline`). Every refusal of the address check reads the same.
+time across the whole fetch (`Deadline`). Every refusal of the address check reads the same.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def resolve_public(host: str, port: int) -> IPAddress:
     return addresses[0]
 
 
-class _Deadline:
+class Deadline:
     """The whole fetch's deadline. Socket timeouts bound each operation, but a server that
     trickles a byte at a time resets them, through the TLS handshake, the headers or the body;
     so at the deadline a timer shuts the current hop's socket down, and whatever is blocked on
@@ -107,12 +107,12 @@ class _Deadline:
     def __init__(self, seconds: float) -> None:
         self.at = time.monotonic() + seconds
         self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
+        self.watched: socket.socket | None = None
         self._expired = False
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
-    def __enter__(self) -> _Deadline:
+    def __enter__(self) -> Deadline:
         self._timer.start()
         return self
 
@@ -129,15 +129,15 @@ class _Deadline:
     def watch(self, sock: socket.socket | None) -> None:
         """The socket to shut down at the deadline (None: the hop is over)."""
         with self._lock:
-            self._sock = sock
+            self.watched = sock
             if sock is not None and self._expired:
                 _shut_down(sock)
 
     def _expire(self) -> None:
         with self._lock:
             self._expired = True
-            if self._sock is not None:
-                _shut_down(self._sock)
+            if self.watched is not None:
+                _shut_down(self.watched)
 
 
 def _shut_down(sock: socket.socket) -> None:
@@ -178,7 +178,7 @@ def _parse(url: str) -> tuple[str, int, str, str]:
 
 
 def _connect(
-    address: IPAddress, port: int, host: str, context: ssl.SSLContext, deadline: _Deadline
+    address: IPAddress, port: int, host: str, context: ssl.SSLContext, deadline: Deadline
 ) -> http.client.HTTPSConnection:
     """An HTTPS connection to the checked `address` whose TLS verifies the certificate for
     `host` (sent by SNI), watched by `deadline` from the TLS handshake on."""
@@ -203,7 +203,7 @@ def fetch_image_bytes(url: str, *, max_bytes: int) -> FetchedFile:
     timeout = float(settings.MEDIA_FETCH_TIMEOUT)
     context = ssl.create_default_context(cafile=settings.MEDIA_FETCH_CA_BUNDLE or certifi.where())
     max_redirects = int(settings.MEDIA_FETCH_MAX_REDIRECTS)
-    with _Deadline(timeout * 2) as deadline:
+    with Deadline(timeout * 2) as deadline:
         for _hop in range(max_redirects + 1):
             host, port, host_header, path = _parse(url)
             address = resolve_public(host, port)
@@ -237,7 +237,7 @@ def _get(
     path: str,
     address: IPAddress,
     context: ssl.SSLContext,
-    deadline: _Deadline,
+    deadline: Deadline,
     max_bytes: int,
 ) -> FetchedFile | str:
     """One hop: the file, or the URL a redirect points to."""

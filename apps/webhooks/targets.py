@@ -10,13 +10,10 @@ http:// and loopback addresses; private, link-local and metadata addresses stay 
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import ipaddress
-import os
 import socket
 import ssl
-import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -25,7 +22,13 @@ from django.conf import settings
 
 from apps.core.errors import field_error
 from apps.media.errors import ForbiddenAddress
-from apps.media.remote_fetch import NOT_PUBLIC, IPAddress, address_is_public, resolve_public
+from apps.media.remote_fetch import (
+    NOT_PUBLIC,
+    Deadline,
+    IPAddress,
+    address_is_public,
+    resolve_public,
+)
 from apps.webhooks.errors import InvalidTarget
 
 RESPONSE_EXCERPT_BYTES = 1000
@@ -121,47 +124,8 @@ def target_check(url: str) -> None:
     target_resolve(target_parse(url))
 
 
-class _Deadline:
-    """Shuts the attempt's socket down when its time is up: a receiver trickling its answer a
-    byte at a time resets every socket timeout, not this one."""
-
-    def __init__(self, seconds: float) -> None:
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self.expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Deadline:
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._sock = sock
-            if self.expired:
-                _shut_down(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.expired = True
-            if self._sock is not None:
-                _shut_down(self._sock)
-
-
-def _shut_down(sock: socket.socket) -> None:
-    # On a duplicate of the descriptor, so a TLS object on the original is left untouched.
-    with contextlib.suppress(OSError):
-        duplicate = socket.socket(fileno=os.dup(sock.fileno()))
-        with duplicate:
-            duplicate.shutdown(socket.SHUT_RDWR)
-
-
 def _connection(
-    target: Target, address: IPAddress, timeout: float, deadline: _Deadline
+    target: Target, address: IPAddress, timeout: float, deadline: Deadline
 ) -> http.client.HTTPConnection:
     raw = socket.create_connection((str(address), target.port), timeout=timeout)
     deadline.watch(raw)
@@ -189,7 +153,7 @@ def target_post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     target = target_parse(url)
     address = target_resolve(target)
     timeout = float(settings.WEBHOOKS_TIMEOUT_SECONDS)
-    with _Deadline(timeout) as deadline:
+    with Deadline(timeout) as deadline:
         connection = None
         try:
             connection = _connection(target, address, timeout, deadline)
