@@ -182,6 +182,19 @@ def _close_old_connections(sender: Task | None = None, **_: Any) -> None:
     close_old_connections()
 
 
+@signals.worker_process_init.connect
+def _leave_the_worker_process_group(**_: Any) -> None:
+    """A pool process moves to a process group of its own. Supervisors that stop a program by
+    signalling its whole group (honcho under `make stack`, systemd's default
+    KillMode=control-group, supervisord's stopasgroup) would otherwise send SIGTERM to every
+    pool process too, where Celery restores its default action: the running tasks died mid-way
+    and came back redelivered (an e-mail already handed to the SMTP server went out twice).
+    Outside the group only the main process hears it and shuts down warm: running tasks finish
+    and are acknowledged. The pool still reaches its processes by their ids (cold shutdown,
+    time limits), and each dies with the main process (Celery sets their parent-death signal)."""
+    os.setpgrp()
+
+
 @signals.worker_init.connect
 def _declare_dead_letters_on_start(sender: Any = None, **_: Any) -> None:
     # Before the first message is consumed, so the first rejection already has somewhere to go.
