@@ -1,39 +1,13 @@
-from decimal import Decimal
 from typing import Any
 
-import pytest
-
-from apps.inventory.models import StockItem
 from apps.orders.models import Checkout, Order
 from apps.payments.models import Payment
-from tests.conftest import auth_client
-from tests.orders.factories import ShopFactory, UserFactory, address_payload, stocked_variant
+
+# The checkout fixtures (buyer, buyer_client, shop, seller, variant) and helpers are the orders
+# suite's own: imported here, they serve the payments tests too.
+from tests.orders.conftest import buyer, buyer_client, seller, shop, stock_of, variant  # noqa: F401
+from tests.orders.factories import address_payload
 from tests.payments import stripe_fakes
-
-
-@pytest.fixture
-def buyer(db):
-    return UserFactory()
-
-
-@pytest.fixture
-def buyer_client(buyer):
-    return auth_client(buyer)
-
-
-@pytest.fixture
-def shop(db):
-    return ShopFactory(name="Alpha", slug="alpha", shipping_fee=Decimal("5.00"))
-
-
-@pytest.fixture
-def seller(shop):
-    return shop.owner
-
-
-@pytest.fixture
-def variant(shop):
-    return stocked_variant(price="12.50", on_hand=10, shop=shop)
 
 
 def place_card(
@@ -71,11 +45,6 @@ def pay(client: Any, body: dict[str, Any]) -> None:
     response = stripe_fakes.deliver(client, event)
     assert response.status_code == 200, response.content
     assert response.json() == {"received": True, "outcome": "applied"}
-
-
-def stock_of(variant: Any) -> tuple[int, int]:
-    item = StockItem.objects.get(variant=variant)
-    return item.on_hand, item.reserved
 
 
 def checkout_of(body: dict[str, Any]) -> Checkout:
