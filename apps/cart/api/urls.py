@@ -1,10 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
 from apps.cart.api.views import CartItemViewSet, CartViewSet
+from apps.core.api.routers import ApiRouter
 
-# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
-router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router = ApiRouter()
 router.register("cart/items", CartItemViewSet, basename="cart-item")
 
 # The cart is a singleton (the caller's, no id in the path): a route shape the router has not.

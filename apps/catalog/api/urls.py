@@ -1,5 +1,3 @@
-from rest_framework.routers import SimpleRouter
-
 from apps.catalog.api.views import (
     CategoryViewSet,
     ProductTypeViewSet,
@@ -7,10 +5,9 @@ from apps.catalog.api.views import (
     ProductViewSet,
     SellerProductViewSet,
 )
+from apps.core.api.routers import ApiRouter
 
-# path() patterns (not regexes): config/urls.py mounts every app's patterns flat. A prefix may
-# hold its parent's converter (`products/<str:ident>`): the router keeps it as it is.
-router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router = ApiRouter()
 router.register("product-types", ProductTypeViewSet, basename="product-type")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("products", ProductViewSet, basename="product")

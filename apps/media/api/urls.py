@@ -1,9 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from apps.core.api.routers import ApiRouter
 from apps.media.api.views import MediaAssetViewSet
 
-# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
-router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router = ApiRouter()
 router.register("media", MediaAssetViewSet, basename="media")
 
 urlpatterns = router.urls

@@ -1,11 +1,10 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from apps.core.api.routers import ApiRouter
 from apps.notifications.api import views
 from apps.notifications.stream import notification_stream
 
-# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
-router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router = ApiRouter()
 router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [

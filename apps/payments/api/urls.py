@@ -1,6 +1,6 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from apps.core.api.routers import ApiRouter
 from apps.payments.api.views import (
     CheckoutViewSet,
     PayoutViewSet,
@@ -9,8 +9,7 @@ from apps.payments.api.views import (
     StripeWebhookApi,
 )
 
-# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
-router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router = ApiRouter()
 router.register("checkouts", CheckoutViewSet, basename="checkout")
 router.register("seller/balance/entries", SellerLedgerEntryViewSet, basename="seller-balance-entry")
 router.register("payouts", PayoutViewSet, basename="payout")

@@ -1,9 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from apps.core.api.routers import ApiRouter
 from apps.webhooks.api import views
 
-# path() patterns (not regexes): config/urls.py mounts every app's patterns flat.
-router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router = ApiRouter()
 router.register("webhooks", views.WebhookViewSet, basename="webhook")
 router.register(
     "webhooks/<uuid:endpoint_id>/deliveries",
